@@ -1,0 +1,148 @@
+"""The ``openphm`` command line."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from openphm import model
+from openphm.config import ConfigError
+from openphm.engine import EngineError
+from openphm.runner import StageError, StageSummary, load_sources, run_stage, select_stages
+from openphm.sample import sample_population
+from openphm.stages import STAGES
+from openphm.workspace import Workspace, WorkspaceError
+
+app = typer.Typer(help="Open population health management and costing for the NHS.")
+audit_app = typer.Typer(help="The hash-chained audit trail.")
+app.add_typer(audit_app, name="audit")
+console = Console()
+err = Console(stderr=True)
+
+WorkspaceDir = Annotated[
+    Path, typer.Option("--dir", "-w", envvar="OPENPHM_WORKSPACE", help="workspace folder")
+]
+
+
+@contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Known failures print one clear message and exit 2; no stack traces."""
+    try:
+        yield
+    except (ConfigError, WorkspaceError, StageError, EngineError, KeyError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="folder to create")]) -> None:
+    """Create a workspace with a commented openphm.toml."""
+    with _clear_errors():
+        ws = Workspace.init(directory)
+    console.print(f"workspace ready: {ws.root}\nedit {ws.root / 'openphm.toml'} to configure it")
+
+
+@app.command()
+def schema(table: Annotated[str | None, typer.Argument(help="one table")] = None) -> None:
+    """Print the canonical data model."""
+    with _clear_errors():
+        console.print(model.describe(table), highlight=False, markup=False)
+
+
+def _run(ws: Workspace, only: str | None) -> list[StageSummary]:
+    stages = select_stages(STAGES, only)
+    summaries = []
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        for stage in stages:
+            task = progress.add_task(f"stage {stage.name}: {stage.description}")
+            summaries.append(run_stage(ws, stage))
+            progress.remove_task(task)
+    _print_summaries(summaries)
+    return summaries
+
+
+def _print_summaries(summaries: list[StageSummary]) -> None:
+    table = Table("stage", "rows in", "rows out", "quarantined", "seconds")
+    for s in summaries:
+        table.add_row(
+            s.stage, f"{s.rows_in:,}", f"{s.rows_out:,}", f"{s.rows_quarantined:,}", f"{s.seconds}"
+        )
+    console.print(table)
+
+
+@app.command()
+def run(
+    directory: WorkspaceDir = Path("."),
+    stage: Annotated[str | None, typer.Option(help="run only this stage")] = None,
+) -> None:
+    """Run every stage in order, or one with --stage."""
+    with _clear_errors():
+        ws = Workspace(directory)
+        try:
+            _run(ws, stage)
+        finally:
+            ws.close()
+
+
+@app.command()
+def stages() -> None:
+    """List the stages in run order with the tables they read and write."""
+    table = Table("stage", "reads", "writes", "does")
+    for s in STAGES:
+        table.add_row(
+            s.name, ", ".join(s.inputs), ", ".join(s.outputs) or "published/", s.description
+        )
+    console.print(table)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", envvar="DEMO_DIR")] = Path("demo"),
+    people: Annotated[int, typer.Option(min=100)] = 20_000,
+    fresh: Annotated[bool, typer.Option(help="start from an empty workspace")] = True,
+) -> None:
+    """Make a workspace, load a sample population, run every stage, show the outputs."""
+    started = time.perf_counter()
+    with _clear_errors():
+        if fresh and directory.exists():
+            shutil.rmtree(directory)
+        ws = Workspace.init(directory, name="openphm-demo")
+        try:
+            loaded = load_sources(ws, sample_population(people), source="sample")
+            console.print(f"loaded sample: {loaded}")
+            _run(ws, None)
+            verification = ws.audit.verify()
+        finally:
+            ws.close()
+    console.print(f"\n[bold]demo finished in {time.perf_counter() - started:.1f} s[/]")
+    console.print(f"workspace:  {ws.root}")
+    console.print(f"published:  {ws.published_dir}")
+    for path in sorted(ws.published_dir.glob("*.csv")):
+        console.print(f"  {path.name}")
+    console.print(f"audit:      {ws.audit_dir} ({verification.reason})")
+
+
+@audit_app.command("verify")
+def audit_verify(directory: WorkspaceDir = Path(".")) -> None:
+    """Check the audit chain; exit 1 naming the first bad record if it was tampered with."""
+    with _clear_errors():
+        result = Workspace(directory).audit.verify()
+    if result.ok:
+        console.print(f"audit log intact: {result.records} records; head {result.head_hash}")
+        return
+    err.print(f"[bold red]audit log damaged:[/] {result.reason}", highlight=False)
+    raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()

@@ -1,0 +1,170 @@
+"""The workspace configuration: ``openphm.toml``, validated into one typed object.
+
+An invalid file stops the run with a message that names the key, the value and
+what is allowed. The pseudonymisation key itself never appears here: only where
+to find it (an environment variable or a file).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from openphm.disclosure import DisclosurePolicy
+
+CONFIG_FILE = "openphm.toml"
+
+# Why the data are processed; the national data opt-out applies to planning and
+# research but not to direct care, so later stages read this.
+PURPOSES = {
+    "direct_care": "individual care of the people in the data",
+    "planning": "planning and commissioning of services (population health management)",
+    "research": "research (needs its own approvals)",
+}
+# UK GDPR Article 6 (lawful basis) and Article 9 (special category health data).
+ARTICLE_6 = {
+    "6(1)(a)": "consent",
+    "6(1)(c)": "legal obligation",
+    "6(1)(e)": "public task",
+}
+ARTICLE_9 = {
+    "9(2)(a)": "explicit consent",
+    "9(2)(g)": "substantial public interest",
+    "9(2)(h)": "health or social care",
+    "9(2)(i)": "public health",
+    "9(2)(j)": "archiving, research or statistics",
+}
+
+
+class ConfigError(ValueError):
+    """openphm.toml is missing or invalid; the message says where and how to fix it."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EngineConfig(_Strict):
+    url: str = "duckdb://warehouse.duckdb"
+
+
+class Governance(_Strict):
+    controller: str = Field(min_length=1)
+    purpose: Literal["direct_care", "planning", "research"]
+    lawful_basis_article6: Literal["6(1)(a)", "6(1)(c)", "6(1)(e)"]
+    lawful_basis_article9: Literal["9(2)(a)", "9(2)(g)", "9(2)(h)", "9(2)(i)", "9(2)(j)"]
+    description: str = ""
+
+    @property
+    def lawful_basis(self) -> str:
+        a6, a9 = self.lawful_basis_article6, self.lawful_basis_article9
+        return f"UK GDPR Article {a6} ({ARTICLE_6[a6]}) and Article {a9} ({ARTICLE_9[a9]})"
+
+
+class Pseudonymisation(_Strict):
+    """Where the HMAC key is found: exactly one of an environment variable or a file."""
+
+    key_env: str | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _never_the_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "key" in data:
+            raise ValueError(
+                "the key itself must never be written in openphm.toml; "
+                "set key_env (an environment variable name) or key_file (a path) instead"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Pseudonymisation:
+        if (self.key_env is None) == (self.key_file is None):
+            raise ValueError("set exactly one of key_env or key_file")
+        return self
+
+
+class MeasureOptions(_Strict):
+    index_date: date = date(2026, 3, 31)
+
+
+class StageOptions(_Strict):
+    measure: MeasureOptions = MeasureOptions()
+
+
+class Config(_Strict):
+    name: str = Field(min_length=1)
+    engine: EngineConfig = EngineConfig()
+    governance: Governance
+    pseudonymisation: Pseudonymisation
+    disclosure: DisclosurePolicy = DisclosurePolicy()
+    stages: StageOptions = StageOptions()
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate ``openphm.toml``; raise ConfigError naming each bad key."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found; create a workspace with: openphm init DIR") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_explain(path, exc)) from None
+
+
+def _explain(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: {exc.error_count()} problem(s):"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "missing":
+            lines.append(f"  {key}: missing; it is required")
+            continue
+        value = err.get("input")
+        shown = "" if isinstance(value, dict) else f" = {value!r}"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "not a setting openphm knows (check the spelling)"
+        lines.append(f"  {key}{shown}: {msg}")
+    return "\n".join(lines)
+
+
+TEMPLATE = """\
+# openphm workspace configuration. Every key is checked when the workspace loads.
+name = "{name}"
+
+[engine]
+# duckdb://FILE (relative to this folder), duckdb:///absolute/path, or spark://local[N]
+url = "duckdb://warehouse.duckdb"
+
+[governance]
+controller = "{controller}"
+# direct_care, planning or research: decides which opt-outs apply
+purpose = "planning"
+lawful_basis_article6 = "6(1)(e)"   # public task
+lawful_basis_article9 = "9(2)(h)"   # health or social care
+description = "Population health management for the integrated care system"
+
+[pseudonymisation]
+# Where the HMAC key is found; never the key itself.
+key_env = "OPENPHM_PSEUDONYM_KEY"
+
+[disclosure]
+# NHS Digital's HES rules: counts 1 to 7 suppressed, others rounded to the nearest 5.
+enabled = true
+suppression_threshold = 7
+rounding_multiple = 5
+
+[stages.measure]
+index_date = "2026-03-31"
+"""
+
+
+def write_template(path: Path, name: str, controller: str = "Example ICB") -> None:
+    path.write_text(TEMPLATE.format(name=name, controller=controller), encoding="utf-8")

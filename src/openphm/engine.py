@@ -1,0 +1,187 @@
+"""Engines: the one module that knows DuckDB and Spark exist.
+
+Every transform in openphm is an Ibis expression, so the same code runs on the
+embedded DuckDB default and on Spark. The few places where the engines differ
+(session time zone, where NULLs sort, hash functions, how tables are stored)
+are settled here and nowhere else; no other module imports duckdb or pyspark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+DUCKDB_MEMORY = "duckdb://"
+SPARK_LOCAL = "spark://local[2]"
+# Small: openphm's shuffles are per-region aggregates, and 200 (Spark's default)
+# empty partitions cost more than they save on a laptop or a CI runner.
+SPARK_SHUFFLE_PARTITIONS = 4
+_NULL_MARK = "\u2400"  # stands in for NULL when rows are hashed
+
+
+class EngineError(ValueError):
+    """An engine URL or session that openphm cannot use."""
+
+
+def connect(url: Any = DUCKDB_MEMORY, *, base_dir: Path | None = None) -> BaseBackend:
+    """Connect to an engine and return its Ibis backend.
+
+    - ``duckdb://`` or ``duckdb://:memory:``: an in-memory DuckDB;
+    - ``duckdb:///abs/path.duckdb`` or ``duckdb://relative.duckdb``: a DuckDB file,
+      relative paths resolved against ``base_dir`` (the workspace);
+    - ``spark://local[N]``: a local Spark session (tests, a single large machine);
+    - a ``SparkSession`` object: an existing cluster session (Databricks or the like).
+
+    Sessions are put on UTC so dates never shift with the machine's clock.
+    """
+    if not isinstance(url, str):
+        return _spark_backend(url)
+    scheme, sep, rest = url.partition("://")
+    if scheme == "duckdb" and sep:
+        return _duckdb_backend(rest, base_dir)
+    if scheme == "spark" and sep:
+        return _spark_backend(_local_spark_session(rest or "local[2]", base_dir))
+    raise EngineError(
+        f"engine url {url!r} is not one openphm knows; use duckdb:// (in memory), "
+        "duckdb:///path/to/warehouse.duckdb, duckdb://warehouse.duckdb (relative to the "
+        "workspace) or spark://local[N]"
+    )
+
+
+def _duckdb_backend(path: str, base_dir: Path | None) -> BaseBackend:
+    if path in ("", ":memory:"):
+        con = ibis.duckdb.connect()
+    else:
+        file = Path(path)
+        if not file.is_absolute():
+            file = (base_dir or Path.cwd()) / file
+        file.parent.mkdir(parents=True, exist_ok=True)
+        con = ibis.duckdb.connect(str(file))
+    con.raw_sql("SET TimeZone = 'UTC'")
+    return con
+
+
+def _local_spark_session(master: str, base_dir: Path | None) -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise EngineError(
+            "spark:// needs pyspark; install it with: pip install 'openphm[spark]'"
+        ) from exc
+    warehouse = (base_dir or Path(tempfile.gettempdir()) / "openphm-spark") / "spark-warehouse"
+    session = (
+        SparkSession.builder.master(master)
+        .appName("openphm")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.sql.shuffle.partitions", str(SPARK_SHUFFLE_PARTITIONS))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _spark_backend(session: Any) -> BaseBackend:
+    if not hasattr(session, "sparkContext"):
+        raise EngineError(f"connect() was given a {type(session).__name__}, not a SparkSession")
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    return ibis.pyspark.connect(session)
+
+
+def engine_name(con: BaseBackend) -> str:
+    """'duckdb' or 'spark'."""
+    return "spark" if con.name == "pyspark" else con.name
+
+
+def close(con: BaseBackend) -> None:
+    """Release a DuckDB file (Spark sessions are shared and left running)."""
+    if engine_name(con) == "duckdb":
+        con.disconnect()
+
+
+# --- storage ---------------------------------------------------------------
+
+
+def write_table(con: BaseBackend, name: str, obj: ir.Table | Any, schema: Any = None) -> None:
+    """Create or replace a physical table from an expression or a DataFrame."""
+    con.create_table(name, obj=obj, schema=schema, overwrite=True)
+
+
+def read_table(con: BaseBackend, name: str) -> ir.Table:
+    """A stored table; on local Spark, re-registers files a previous session wrote."""
+    if engine_name(con) == "spark" and name not in con.list_tables():
+        session = con._session
+        location = Path(session.conf.get("spark.sql.warehouse.dir").removeprefix("file:")) / name
+        if location.exists():
+            session.sql(f"CREATE TABLE `{name}` USING parquet LOCATION '{location}'")
+    return con.table(name)
+
+
+def drop_table(con: BaseBackend, name: str) -> None:
+    con.drop_table(name, force=True)
+
+
+def table_names(con: BaseBackend) -> list[str]:
+    return sorted(con.list_tables())
+
+
+# --- the differences between engines, settled once --------------------------
+
+
+def sort_keys(*columns: ir.Column, descending: bool = False) -> list[ir.Value]:
+    """Sort keys with NULLs always last, whatever the engine's default.
+
+    DuckDB sorts NULLs last and Spark first, and Ibis's ``nulls_first`` flag is
+    not honoured on every backend; an explicit is-null key is.
+    """
+    keys: list[ir.Value] = []
+    for col in columns:
+        keys.append(col.isnull().asc())
+        keys.append(col.desc() if descending else col.asc())
+    return keys
+
+
+def row_number(
+    group_by: Sequence[ir.Column], order_by: Sequence[ir.Value], tie_break: Sequence[ir.Column]
+) -> ir.IntegerColumn:
+    """1-based row number per group with a total order, so engines agree on ties.
+
+    ``tie_break`` must make the order unique (usually the table's key).
+    """
+    keys = list(order_by) + sort_keys(*tie_break)
+    return ibis.row_number().over(group_by=list(group_by), order_by=keys) + 1
+
+
+def epoch_days(date: ir.DateValue) -> ir.IntegerValue:
+    """Days since 1970-01-01: date arithmetic as integers, identical on every engine."""
+    return date.delta(ibis.date(1970, 1, 1), unit="day")
+
+
+def fingerprint(table: ir.Table) -> tuple[str, int]:
+    """An order-independent content fingerprint and the row count of a table.
+
+    Each row is hashed in the engine and the hashes are summed under two moduli,
+    so no rows leave the engine. Hash functions differ between engines, so
+    fingerprints compare only within one engine.
+    """
+    cols = [table[c].cast("string").fill_null(_NULL_MARK) for c in table.columns]
+    row = (ibis.literal("\u241f").join(cols) if cols else ibis.literal("")).hash()
+    agg = table.aggregate(
+        n=ibis._.count(),
+        a=(row % 2_147_483_647).sum(),
+        b=(row % 1_000_003).sum(),
+    )
+    n, a, b = agg.mutate(a=agg.a.fill_null(0), b=agg.b.fill_null(0)).execute().iloc[0]
+    schema = ",".join(f"{k}:{v}" for k, v in table.schema().items())
+    digest = hashlib.sha256(f"{schema}|{n}|{a}|{b}".encode()).hexdigest()
+    return digest[:32], int(n)

@@ -1,0 +1,1 @@
+"""Publish: the disclosure gate applied, and the only writer to published/."""

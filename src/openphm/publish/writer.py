@@ -1,0 +1,92 @@
+"""The publish writer: the only code that writes to ``published/``.
+
+It accepts nothing but a :class:`~openphm.disclosure.GatedTable`, checks the
+gate's promise once more on the rows it is about to write (defence in depth),
+and writes each file atomically with a sidecar saying what was suppressed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from openphm.disclosure import FLAG_SUFFIX, TOTAL, GatedTable
+from openphm.workspace import atomic_write_text
+
+SUPPRESSED_MARK = "*"
+
+
+class DisclosureBreach(RuntimeError):
+    """A table reached the writer with a count the gate should have suppressed."""
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    name: str
+    path: Path
+    rows: int
+    decisions: dict
+
+
+def write_published(directory: Path, gated: GatedTable) -> PublishedFile:
+    if not isinstance(gated, GatedTable):
+        raise TypeError(
+            f"publish accepts only tables that passed disclosure.gate(); got {type(gated).__name__}"
+        )
+    frame = gated.table.execute()
+    if gated.decisions["enabled"]:
+        _recheck(gated, frame)
+    frame = _in_reading_order(frame, gated.keys)
+    text = _render(frame, gated).to_csv(index=False, lineterminator="\n")
+    path = directory / f"{gated.name}.csv"
+    atomic_write_text(path, text)
+    sidecar = {"table": gated.name, "rows": len(frame), "disclosure": dict(gated.decisions)}
+    atomic_write_text(
+        directory / f"{gated.name}.disclosure.json", json.dumps(sidecar, indent=2, sort_keys=True)
+    )
+    return PublishedFile(gated.name, path, len(frame), dict(gated.decisions))
+
+
+def _recheck(gated: GatedTable, frame: pd.DataFrame) -> None:
+    threshold = gated.decisions["suppression_threshold"]
+    multiple = gated.decisions["rounding_multiple"]
+    for c in gated.counts:
+        values = frame[c].dropna()
+        bad = values[(values >= 1) & (values <= threshold)]
+        if len(bad) or (values % multiple != 0).any():
+            # Counts only, never the row: the message may reach a log.
+            raise DisclosureBreach(
+                f"{gated.name}.{c}: {len(bad)} cell(s) between 1 and "
+                f"{threshold} or not rounded reached the writer"
+            )
+
+
+def _natural(value: object) -> tuple:
+    """'5-9' before '10-14', and the gate's totals after the cells they total."""
+    text = "" if value is None else str(value)
+    parts = re.split(r"(\d+)", text)
+    return (text == TOTAL, [int(p) if p.isdigit() else p for p in parts])
+
+
+def _in_reading_order(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
+    order = sorted(range(len(frame)), key=lambda i: [_natural(frame[k].iat[i]) for k in keys])
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def _render(frame: pd.DataFrame, gated: GatedTable) -> pd.DataFrame:
+    """Suppressed counts, and rates built on them, are shown as '*'."""
+    out = frame.copy()
+    for c in gated.counts:
+        flagged = out[f"{c}{FLAG_SUFFIX}"].notna()
+        out[c] = out[c].astype("Int64").astype("string").mask(flagged, SUPPRESSED_MARK)
+    for rname, rate in gated.rates.items():
+        hidden = (
+            out[f"{rate.numerator}{FLAG_SUFFIX}"].notna()
+            | out[f"{rate.denominator}{FLAG_SUFFIX}"].notna()
+        )
+        out[rname] = out[rname].round(6).astype("string").mask(hidden, SUPPRESSED_MARK)
+    return out

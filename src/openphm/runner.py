@@ -1,0 +1,176 @@
+"""The stage runner: read declared inputs, build outputs, commit atomically, audit.
+
+A stage declares the tables it reads and writes and provides one pure-ish
+function from input tables to output tables (and, for publish, gated tables).
+The runner does all the I/O: it reads the inputs from the workspace, commits the
+outputs together, writes gated tables through the publish writer, and appends
+one audit record per run with fingerprints, row counts and disclosure decisions.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+
+import openphm
+from openphm import engine
+from openphm.config import Config
+from openphm.disclosure import GatedTable
+from openphm.publish.writer import write_published
+from openphm.workspace import Workspace
+
+
+class StageError(RuntimeError):
+    """A stage that cannot run, or that broke its declared contract."""
+
+
+@dataclass(frozen=True)
+class StageInput:
+    tables: Mapping[str, ir.Table]
+    config: Config
+
+
+@dataclass
+class StageOutput:
+    tables: dict[str, Any] = field(default_factory=dict)
+    published: list[GatedTable] = field(default_factory=list)
+    rows_quarantined: int = 0
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    description: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    build: Callable[[StageInput], StageOutput]
+    publishes: bool = False
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    stage: str
+    rows_in: int
+    rows_out: int
+    rows_quarantined: int
+    seconds: float
+    published: tuple[Path, ...] = ()
+
+
+def code_version() -> str:
+    """Package version, plus the git commit when run from a checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(openphm.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{openphm.__version__}+{commit}" if commit else openphm.__version__
+
+
+@contextmanager
+def workspace_lock(ws: Workspace) -> Iterator[None]:
+    """One writer at a time, so a run never collects another run's tables."""
+    with open(ws.root / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _describe(tables: Mapping[str, ir.Table]) -> list[dict[str, Any]]:
+    out = []
+    for name, table in tables.items():
+        digest, rows = engine.fingerprint(table)
+        out.append({"table": name, "fingerprint": digest, "rows": rows})
+    return out
+
+
+def _audit(ws: Workspace, action: str, inputs: list, outputs: list, **extra: Any) -> None:
+    """One audit record: who, why, under what basis, with which code, on what data."""
+    gov = ws.config.governance
+    ws.audit.append(
+        {
+            "action": action,
+            "user": getpass.getuser(),
+            "purpose": gov.purpose,
+            "lawful_basis": gov.lawful_basis,
+            "controller": gov.controller,
+            "code_version": code_version(),
+            "inputs": inputs,
+            "outputs": outputs,
+            **extra,
+        }
+    )
+
+
+def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
+    started = time.perf_counter()
+    with workspace_lock(ws):
+        missing = [t for t in stage.inputs if not ws.has(t)]
+        if missing:
+            raise StageError(
+                f"stage {stage.name!r} needs table(s) {missing}, which the workspace does not "
+                "hold yet; run the stages before it (openphm run) or load the sources"
+            )
+        inputs = {t: ws.table(t) for t in stage.inputs}
+        result = stage.build(StageInput(inputs, ws.config))
+        if set(result.tables) != set(stage.outputs):
+            raise StageError(
+                f"stage {stage.name!r} declared outputs {sorted(stage.outputs)} "
+                f"but built {sorted(result.tables)}"
+            )
+        ws.commit(result.tables)
+        outputs = {t: ws.table(t) for t in stage.outputs}
+        published = [write_published(ws.published_dir, g) for g in result.published]
+        in_desc, out_desc = _describe(inputs), _describe(outputs)
+        _audit(
+            ws,
+            f"stage:{stage.name}",
+            in_desc,
+            out_desc,
+            rows_quarantined=result.rows_quarantined,
+            published=[
+                {"file": p.path.name, "rows": p.rows, "disclosure": p.decisions} for p in published
+            ],
+        )
+    return StageSummary(
+        stage=stage.name,
+        rows_in=sum(d["rows"] for d in in_desc),
+        rows_out=sum(d["rows"] for d in out_desc),
+        rows_quarantined=result.rows_quarantined,
+        seconds=round(time.perf_counter() - started, 3),
+        published=tuple(p.path for p in published),
+    )
+
+
+def load_sources(ws: Workspace, tables: Mapping[str, Any], source: str) -> dict[str, int]:
+    """Commit source tables (until ingest lands, the demo's sample) with an audit record."""
+    with workspace_lock(ws):
+        ws.commit(tables)
+        out_desc = _describe({t: ws.table(t) for t in tables})
+        _audit(ws, f"load:{source}", [], out_desc)
+    return {d["table"]: d["rows"] for d in out_desc}
+
+
+def select_stages(stages: Sequence[Stage], only: str | None) -> list[Stage]:
+    if only is None:
+        return list(stages)
+    chosen = [s for s in stages if s.name == only]
+    if not chosen:
+        raise StageError(f"no stage {only!r}; the stages are {[s.name for s in stages]}")
+    return chosen

@@ -1,0 +1,9 @@
+"""The stages in run order. Each later issue adds its stage here."""
+
+from __future__ import annotations
+
+from openphm.measure import stage as measure
+from openphm.publish import stage as publish
+from openphm.runner import Stage
+
+STAGES: tuple[Stage, ...] = (measure.STAGE, publish.STAGE)

@@ -1,0 +1,152 @@
+"""The workspace: a folder holding configuration, warehouse, audit trail and outputs.
+
+::
+
+    openphm.toml     configuration (see config.py)
+    warehouse.duckdb the tables (by default; any engine config.py allows)
+    catalog.json     which physical table holds each logical table
+    audit/           the hash-chained audit log
+    quarantine/      rows that failed validation, with reasons
+    published/       the only place human-facing outputs are written
+
+Writes are atomic per stage: new outputs go to fresh physical tables, then the
+catalog is swapped in one ``os.replace``. A run that fails or is killed part way
+leaves the catalog, and so every reader, on the previous outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import ibis.expr.types as ir
+from ibis.backends import BaseBackend
+
+from openphm import engine
+from openphm.audit import AuditLog
+from openphm.config import CONFIG_FILE, Config, load_config, write_template
+
+CATALOG_FILE = "catalog.json"
+_PHYSICAL = re.compile(r"^(?P<name>[a-z][a-z0-9_]*?)__r(?P<run>[0-9a-z_]+)$")
+
+
+class WorkspaceError(RuntimeError):
+    """A workspace that is missing, or a table it does not hold."""
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC time to the second plus random hex."""
+    return datetime.now(UTC).strftime("%Y%m%dt%H%M%S") + "_" + secrets.token_hex(3)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a file so readers see the old or the new content, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class Workspace:
+    def __init__(self, root: Path | str, con: BaseBackend | None = None):
+        self.root = Path(root).resolve()
+        if not (self.root / CONFIG_FILE).exists():
+            raise WorkspaceError(
+                f"{self.root} is not an openphm workspace (no {CONFIG_FILE}); "
+                f"create one with: openphm init {root}"
+            )
+        self.config: Config = load_config(self.root / CONFIG_FILE)
+        self._con = con
+
+    @classmethod
+    def init(cls, root: Path | str, name: str | None = None) -> Workspace:
+        """Create the folder layout and a commented ``openphm.toml`` (kept if present)."""
+        root = Path(root)
+        for sub in ("audit", "quarantine", "published"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        if not (root / CONFIG_FILE).exists():
+            write_template(root / CONFIG_FILE, name or root.resolve().name)
+        return cls(root)
+
+    @property
+    def audit_dir(self) -> Path:
+        return self.root / "audit"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.root / "published"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.audit_dir)
+
+    @property
+    def con(self) -> BaseBackend:
+        if self._con is None:
+            self._con = engine.connect(self.config.engine.url, base_dir=self.root)
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            engine.close(self._con)
+            self._con = None
+
+    # --- the catalog -------------------------------------------------------
+
+    def catalog(self) -> dict[str, str]:
+        path = self.root / CATALOG_FILE
+        return json.loads(path.read_text())["tables"] if path.exists() else {}
+
+    def has(self, name: str) -> bool:
+        return name in self.catalog()
+
+    def table(self, name: str) -> ir.Table:
+        catalog = self.catalog()
+        if name not in catalog:
+            raise WorkspaceError(
+                f"table {name!r} is not in the workspace {self.root}; it holds "
+                f"{sorted(catalog) or 'no tables yet'} (run the stage that writes it first)"
+            )
+        return engine.read_table(self.con, catalog[name])
+
+    def commit(self, tables: Mapping[str, Any], run_id: str | None = None) -> dict[str, str]:
+        """Write tables (Ibis expressions or DataFrames) and swap them in together."""
+        run_id = run_id or new_run_id()
+        written = {}
+        for name, obj in tables.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or "__" in name:
+                raise WorkspaceError(f"table name {name!r}: use lower case, digits and single _")
+            physical = f"{name}__r{run_id}"
+            engine.write_table(self.con, physical, obj)
+            written[name] = physical
+        catalog = {**self.catalog(), **written}
+        atomic_write_text(
+            self.root / CATALOG_FILE, json.dumps({"tables": catalog}, indent=2, sort_keys=True)
+        )
+        self._collect_garbage(set(catalog.values()))
+        return written
+
+    def _collect_garbage(self, live: set[str]) -> None:
+        """Drop physical tables the catalog no longer names (old or interrupted runs)."""
+        for physical in engine.table_names(self.con):
+            if _PHYSICAL.match(physical) and physical not in live:
+                engine.drop_table(self.con, physical)
