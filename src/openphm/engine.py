@@ -106,6 +106,10 @@ def engine_name(con: BaseBackend) -> str:
 def close(con: BaseBackend) -> None:
     """Release a DuckDB file (Spark sessions are shared and left running)."""
     if engine_name(con) == "duckdb":
+        # Release cached tables while connected; Ibis would otherwise try to drop
+        # them from a closed connection when their expressions are collected.
+        for name in list(getattr(con, "_cache_name_to_entry", {})):
+            con._finalize_cached_table(name)
         con.disconnect()
 
 
@@ -115,6 +119,16 @@ def close(con: BaseBackend) -> None:
 def write_table(con: BaseBackend, name: str, obj: ir.Table | Any, schema: Any = None) -> None:
     """Create or replace a physical table from an expression or a DataFrame."""
     con.create_table(name, obj=obj, schema=schema, overwrite=True)
+
+
+def scratch_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
+    """A table that lives as long as the session: for tests and intermediate steps.
+
+    DuckDB has temporary tables; Ibis's Spark backend offers temporary views instead.
+    """
+    if engine_name(con) == "spark":
+        return con.create_view(name, obj, overwrite=True)
+    return con.create_table(name, obj, temp=True, overwrite=True)
 
 
 def read_table(con: BaseBackend, name: str) -> ir.Table:

@@ -1,0 +1,28 @@
+"""Fixtures shared by every kind of test: engines, real ones, not mocks."""
+
+from __future__ import annotations
+
+import pytest
+
+from openphm import engine
+
+
+@pytest.fixture(scope="session")
+def spark_con(tmp_path_factory):
+    """One local Spark session for the whole run (it takes seconds to start)."""
+    return engine.connect("spark://local[2]", base_dir=tmp_path_factory.mktemp("spark"))
+
+
+@pytest.fixture
+def duckdb_con():
+    con = engine.connect("duckdb://")
+    yield con
+    engine.close(con)
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def con(request):
+    """Each test using this runs on DuckDB and on local Spark."""
+    if request.param == "spark":
+        return request.getfixturevalue("spark_con")
+    return request.getfixturevalue("duckdb_con")

@@ -1,0 +1,122 @@
+"""Spec: the disclosure gate, on DuckDB and on Spark.
+
+NHS Digital's HES rules: counts 1 to 7 suppressed, the rest rounded to the
+nearest 5, rates from the rounded counts, and secondary suppression so that
+no suppressed cell can be worked out from a total.
+"""
+
+from openphm.disclosure import Rate, gate
+from tests.spec.harness import assert_spec, load
+
+CELLS = {"place": "string", "sex": "string", "admissions": "int64", "population": "int64"}
+
+
+def test_small_counts_are_suppressed_and_the_rest_rounded_to_5(con):
+    cells = load(
+        con,
+        "cells",
+        """
+        place | sex | admissions | population
+        A     | 1   | 0          | 1000
+        B     | 1   | 1          | 1000
+        C     | 1   | 7          | 1000
+        D     | 1   | 8          | 1000
+        E     | 1   | 12         | 1000
+        F     | 1   | 13         | 1000
+        G     | 1   | 1002       | 1003
+        """,
+        CELLS,
+    )
+    gated = gate("t", cells, keys=["place", "sex"], counts=["admissions", "population"])
+    assert_spec(
+        gated.table,
+        """
+        place | admissions | admissions_flag | population
+        A     | 0          |                 | 1000
+        B     |            | primary         | 1000
+        C     |            | primary         | 1000
+        D     | 10         |                 | 1000
+        E     | 10         |                 | 1000
+        F     | 15         |                 | 1000
+        G     | 1000       |                 | 1005
+        """,
+    )
+    assert gated.decisions["suppressed"] == {
+        "admissions_primary": 2,
+        "admissions_secondary": 0,
+        "population_primary": 0,
+        "population_secondary": 0,
+    }
+
+
+def test_a_lone_suppressed_cell_takes_the_next_smallest_in_its_line_with_it(con):
+    # Row A has one small cell; with the row total published, A/1 = total - A/2.
+    # So A/2 (the smallest other non-zero cell) is suppressed too; then column 2
+    # has a lone suppressed cell, so B/2 goes, and row B then needs B/1.
+    cells = load(
+        con,
+        "cells",
+        """
+        place | sex | admissions | population
+        A     | 1   | 3          | 100
+        A     | 2   | 50         | 100
+        B     | 1   | 40         | 100
+        B     | 2   | 41         | 100
+        C     | 1   | 0          | 100
+        C     | 2   | 12         | 100
+        """,
+        CELLS,
+    )
+    gated = gate(
+        "t",
+        cells,
+        keys=["place", "sex"],
+        counts=["admissions", "population"],
+        margins=["place", "sex"],
+        rates={"per_1000": Rate("admissions", "population", per=1000)},
+    )
+    assert_spec(
+        gated.table,
+        """
+        place | sex   | admissions | admissions_flag | population | per_1000
+        A     | 1     |            | primary         | 100        |
+        A     | 2     |            | secondary       | 100        |
+        A     | Total | 55         |                 | 200        | 275
+        B     | 1     |            | secondary       | 100        |
+        B     | 2     |            | secondary       | 100        |
+        B     | Total | 80         |                 | 200        | 400
+        C     | 1     | 0          |                 | 100        | 0
+        C     | 2     | 10         |                 | 100        | 100
+        C     | Total | 10         |                 | 200        | 50
+        Total | 1     | 45         |                 | 300        | 150
+        Total | 2     | 105        |                 | 300        | 350
+        Total | Total | 145        |                 | 600        | 241.666666667
+        """,
+    )
+
+
+def test_totals_obey_the_same_rules_as_cells(con):
+    # Sex 1 has a single small cell, so its total equals it and is suppressed too.
+    cells = load(
+        con,
+        "cells",
+        """
+        place | sex | admissions | population
+        A     | 1   | 5          | 100
+        B     | 2   | 20         | 100
+        C     | 2   | 30         | 100
+        """,
+        CELLS,
+    )
+    gated = gate("t", cells, keys=["place", "sex"], counts=["admissions"], margins=["place"])
+    assert_spec(
+        gated.table,
+        """
+        place | sex | admissions | admissions_flag
+        A     | 1   |            | primary
+        Total | 1   |            | primary
+        B     | 2   | 20         |
+        C     | 2   | 30         |
+        Total | 2   | 50         |
+        """,
+    )
