@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -39,7 +40,8 @@ def _clear_errors() -> Iterator[None]:
     try:
         yield
     except (ConfigError, WorkspaceError, StageError, EngineError, KeyError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        err.print(f"[bold red]error:[/] {escape(str(message))}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -115,7 +117,7 @@ def demo(
     started = time.perf_counter()
     with _clear_errors():
         if fresh and directory.exists():
-            shutil.rmtree(directory)
+            _remove_old_demo(directory)
         ws = Workspace.init(directory, name="openphm-demo")
         try:
             loaded = load_sources(ws, sample_population(people), source="sample")
@@ -125,11 +127,22 @@ def demo(
         finally:
             ws.close()
     console.print(f"\n[bold]demo finished in {time.perf_counter() - started:.1f} s[/]")
-    console.print(f"workspace:  {ws.root}")
-    console.print(f"published:  {ws.published_dir}")
-    for path in sorted(ws.published_dir.glob("*.csv")):
-        console.print(f"  {path.name}")
-    console.print(f"audit:      {ws.audit_dir} ({verification.reason})")
+    lines = [f"workspace:  {ws.root}", f"published:  {ws.published_dir}"]
+    lines += [f"  {p.name}" for p in sorted(ws.published_dir.glob("*.csv"))]
+    lines.append(f"audit:      {ws.audit_dir} ({verification.reason})")
+    console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+
+
+def _remove_old_demo(directory: Path) -> None:
+    """Delete a previous demo, and never a folder that is anything else."""
+    config = directory / "openphm.toml"
+    is_demo = config.exists() and 'name = "openphm-demo"' in config.read_text()
+    if not (is_demo or not any(directory.iterdir())):
+        raise WorkspaceError(
+            f"{directory} exists and is not an openphm demo workspace; "
+            "choose another --dir (or DEMO_DIR) for the demo"
+        )
+    shutil.rmtree(directory)
 
 
 @audit_app.command("verify")
@@ -138,9 +151,11 @@ def audit_verify(directory: WorkspaceDir = Path(".")) -> None:
     with _clear_errors():
         result = Workspace(directory).audit.verify()
     if result.ok:
-        console.print(f"audit log intact: {result.records} records; head {result.head_hash}")
+        console.print(
+            f"audit log intact: {result.records} records; head {result.head_hash}", soft_wrap=True
+        )
         return
-    err.print(f"[bold red]audit log damaged:[/] {result.reason}", highlight=False)
+    err.print(f"[bold red]audit log damaged:[/] {escape(result.reason)}", highlight=False)
     raise typer.Exit(1)
 
 

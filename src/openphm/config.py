@@ -127,12 +127,20 @@ def _explain(path: Path, exc: ValidationError) -> str:
             lines.append(f"  {key}: missing; it is required")
             continue
         value = err.get("input")
-        shown = "" if isinstance(value, dict) else f" = {value!r}"
+        shown = "" if isinstance(value, dict) or not _may_echo(err) else f" = {value!r}"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "not a setting openphm knows (check the spelling)"
         lines.append(f"  {key}{shown}: {msg}")
     return "\n".join(lines)
+
+
+def _may_echo(err: dict) -> bool:
+    """Unknown keys and anything under [pseudonymisation] might hold the key: never echo them."""
+    loc = err["loc"]
+    if err["type"] == "extra_forbidden":
+        return False
+    return loc[:1] != ("pseudonymisation",) or loc[-1] in ("key_env", "key_file")
 
 
 TEMPLATE = """\

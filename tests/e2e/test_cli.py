@@ -284,3 +284,21 @@ def test_demo_subprocess_publishes_only_safe_counts_and_verifies(tmp_path):
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "intact" in verify.stdout
+
+
+def test_demo_never_deletes_a_folder_that_is_not_a_demo(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    result = invoke("demo", "--dir", precious, "--people", "500")
+    assert_clean_exit(result, 2)
+    assert "not an openphm demo workspace" in flat(result)
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_error_messages_keep_square_brackets_in_paths(tmp_path):
+    odd = tmp_path / "[data]"
+    odd.mkdir()
+    result = invoke("run", "-w", odd)
+    assert_clean_exit(result, 2)
+    assert "[data]" in flat(result)
