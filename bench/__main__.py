@@ -106,7 +106,8 @@ def _same_frames(a: Any, b: Any) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console()
+    # Piped output (make, CI logs) would otherwise wrap the table at 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 150)
     started = time.perf_counter()
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     console.print(

@@ -146,7 +146,7 @@ def audit_log(records: int, repeats: int) -> list[Result]:
             None,
             append_timing,
             ratio=late_ms / early_ms,
-            ratio_of=f"last/first {edge} appends",
+            ratio_of=f"last{edge}/first{edge}",
             throughput=records / append_timing.median,
             throughput_unit="records/s",
             details={

@@ -42,17 +42,17 @@ def _notes(result: Result) -> str:
 
 def print_table(console: Console, results: Sequence[Result], title: str) -> None:
     table = Table(title=title, title_justify="left")
-    table.add_column("benchmark")
-    table.add_column("engine")
+    table.add_column("benchmark", no_wrap=True)
+    table.add_column("engine", no_wrap=True)
     table.add_column("median s", justify="right")
     table.add_column("n", justify="right")
     table.add_column("min-max s", justify="right")
-    table.add_column("ratio", justify="right")
+    table.add_column("ratio", justify="right", no_wrap=True)
     table.add_column("throughput", justify="right")
     table.add_column("notes")
     for r in results:
         runs = r.timing.runs
-        ratio = "" if r.ratio is None else f"{r.ratio:.2f}x ({r.ratio_of})"
+        ratio = "" if r.ratio is None else f"{r.ratio:.2f}x {r.ratio_of}"
         throughput = "" if r.throughput is None else f"{_si(r.throughput)} {r.throughput_unit}"
         table.add_row(
             r.name,

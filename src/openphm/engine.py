@@ -9,6 +9,7 @@ are settled here and nowhere else; no other module imports duckdb or pyspark.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,7 +76,8 @@ def _local_spark_session(master: str, base_dir: Path | None) -> Any:
         raise EngineError(
             "spark:// needs pyspark; install it with: pip install 'openphm[spark]'"
         ) from exc
-    warehouse = (base_dir or Path(tempfile.gettempdir()) / "openphm-spark") / "spark-warehouse"
+    # Without a workspace, a private folder: processes must not share table files.
+    warehouse = (base_dir or Path(tempfile.mkdtemp(prefix="openphm-spark-"))) / "spark-warehouse"
     session = (
         SparkSession.builder.master(master)
         .appName("openphm")
@@ -95,6 +97,8 @@ def _spark_backend(session: Any) -> BaseBackend:
     if not hasattr(session, "sparkContext"):
         raise EngineError(f"connect() was given a {type(session).__name__}, not a SparkSession")
     session.conf.set("spark.sql.session.timeZone", "UTC")
+    # Without Arrow, Spark turns a pandas column of nullable integers into all NULLs.
+    session.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
     return ibis.pyspark.connect(session)
 
 
@@ -118,6 +122,8 @@ def close(con: BaseBackend) -> None:
 
 def write_table(con: BaseBackend, name: str, obj: ir.Table | Any, schema: Any = None) -> None:
     """Create or replace a physical table from an expression or a DataFrame."""
+    if engine_name(con) == "spark":
+        _adopt_spark_files(con, name)
     con.create_table(name, obj=obj, schema=schema, overwrite=True)
 
 
@@ -132,21 +138,40 @@ def scratch_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
 
 
 def read_table(con: BaseBackend, name: str) -> ir.Table:
-    """A stored table; on local Spark, re-registers files a previous session wrote."""
-    if engine_name(con) == "spark" and name not in con.list_tables():
-        session = con._session
-        location = Path(session.conf.get("spark.sql.warehouse.dir").removeprefix("file:")) / name
-        if location.exists():
-            session.sql(f"CREATE TABLE `{name}` USING parquet LOCATION '{location}'")
+    if engine_name(con) == "spark":
+        _adopt_spark_files(con, name)
     return con.table(name)
 
 
 def drop_table(con: BaseBackend, name: str) -> None:
+    if engine_name(con) == "spark":
+        _adopt_spark_files(con, name)
+        con.drop_table(name, force=True)
+        shutil.rmtree(_spark_warehouse(con) / name, ignore_errors=True)
+        return
     con.drop_table(name, force=True)
 
 
 def table_names(con: BaseBackend) -> list[str]:
-    return sorted(con.list_tables())
+    names = set(con.list_tables())
+    if engine_name(con) == "spark" and _spark_warehouse(con).exists():
+        names |= {p.name for p in _spark_warehouse(con).iterdir() if p.is_dir()}
+    return sorted(names)
+
+
+def _spark_warehouse(con: BaseBackend) -> Path:
+    return Path(con._session.conf.get("spark.sql.warehouse.dir").removeprefix("file:"))
+
+
+def _adopt_spark_files(con: BaseBackend, name: str) -> None:
+    """Register table files an earlier local session wrote.
+
+    A local Spark session keeps its catalog in memory, so a new process sees the
+    workspace's table files but not the tables. A cluster's metastore needs none of this.
+    """
+    location = _spark_warehouse(con) / name
+    if name not in con.list_tables() and location.exists():
+        con._session.sql(f"CREATE TABLE `{name}` USING parquet LOCATION '{location}'")
 
 
 # --- the differences between engines, settled once --------------------------

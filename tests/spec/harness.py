@@ -62,7 +62,10 @@ def table_from_text(text: str, schema: ibis.Schema) -> pd.DataFrame:
         name: [_value(r[header.index(name)], typ) if name in header else None for r in rows]
         for name, typ in schema.items()
     }
-    return pd.DataFrame(data, columns=list(schema.names))
+    frame = pd.DataFrame(data, columns=list(schema.names))
+    # Nullable integers must stay integers on the way into Spark, not become NaN.
+    ints = [name for name, typ in schema.items() if typ.is_integer()]
+    return frame.astype({name: "Int64" for name in ints})
 
 
 def load(con, name: str, text: str, schema: Mapping[str, str] | None = None) -> ir.Table:
@@ -77,7 +80,9 @@ def load(con, name: str, text: str, schema: Mapping[str, str] | None = None) -> 
 
 
 def _normal(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, pd.Timestamp):
         return value.date()
