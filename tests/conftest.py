@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from openphm import engine
+from openphm.workspace import Workspace
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +27,11 @@ def con(request):
     if request.param == "spark":
         return request.getfixturevalue("spark_con")
     return request.getfixturevalue("duckdb_con")
+
+
+@pytest.fixture
+def ws(tmp_path):
+    """A fresh workspace on a DuckDB file, as `openphm init` makes it."""
+    w = Workspace.init(tmp_path / "ws")
+    yield w
+    w.close()

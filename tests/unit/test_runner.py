@@ -7,14 +7,6 @@ from openphm import engine
 from openphm.runner import Stage, StageError, StageOutput, load_sources, run_stage, select_stages
 from openphm.sample import sample_population
 from openphm.stages import STAGES
-from openphm.workspace import Workspace
-
-
-@pytest.fixture
-def ws(tmp_path):
-    w = Workspace.init(tmp_path / "ws")
-    yield w
-    w.close()
 
 
 def test_the_demo_stages_run_in_order_and_each_leaves_an_audit_record(ws):

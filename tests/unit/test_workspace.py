@@ -15,13 +15,6 @@ from openphm import engine
 from openphm.workspace import Workspace, WorkspaceError
 
 
-@pytest.fixture
-def ws(tmp_path):
-    w = Workspace.init(tmp_path / "ws")
-    yield w
-    w.close()
-
-
 def frame(n):
     return ibis.memtable({"k": list(range(n)), "v": [f"x{i}" for i in range(n)]})
 
