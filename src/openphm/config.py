@@ -7,16 +7,26 @@ to find it (an environment variable or a file).
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from openphm.disclosure import DisclosurePolicy
 
 CONFIG_FILE = "openphm.toml"
+MIN_KEY_BYTES = 32  # HMAC-SHA256: a key shorter than the hash weakens it
 
 # Why the data are processed; the national data opt-out applies to planning and
 # research but not to direct care, so later stages read this.
@@ -50,6 +60,16 @@ class _Strict(BaseModel):
 
 class EngineConfig(_Strict):
     url: str = "duckdb://warehouse.duckdb"
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if not url.startswith(("duckdb://", "spark://")):
+            raise ValueError(
+                "use duckdb://FILE (relative to the workspace), duckdb:///absolute/path "
+                "or spark://local[N]"
+            )
+        return url
 
 
 class Governance(_Strict):
@@ -86,6 +106,30 @@ class Pseudonymisation(_Strict):
         if (self.key_env is None) == (self.key_file is None):
             raise ValueError("set exactly one of key_env or key_file")
         return self
+
+    def read_key(self, environ: Mapping[str, str] | None = None) -> bytes:
+        """The HMAC key, from where the configuration says; errors never show it."""
+        environ = os.environ if environ is None else environ
+        if self.key_env is not None:
+            if not environ.get(self.key_env):
+                raise ConfigError(
+                    f"pseudonymisation.key_env: environment variable {self.key_env} is not set; "
+                    "set it to the key (at least 32 bytes) before running"
+                )
+            key = environ[self.key_env].encode("utf-8")
+        else:
+            try:
+                key = self.key_file.read_bytes().strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"pseudonymisation.key_file: cannot read {self.key_file} ({exc.strerror})"
+                ) from None
+        if len(key) < MIN_KEY_BYTES:
+            raise ConfigError(
+                f"pseudonymisation: the key is {len(key)} bytes; HMAC-SHA256 needs at least "
+                f"{MIN_KEY_BYTES} random bytes"
+            )
+        return key
 
 
 class MeasureOptions(_Strict):

@@ -268,3 +268,32 @@ def test_lawful_basis_text_follows_the_configured_articles(
     assert f"Article {a6}" in basis and label6 in basis
     assert f"Article {a9}" in basis and label9 in basis
     assert "9(2)(h)" not in basis and "6(1)(e)" not in basis.replace(f"Article {a6}", "")
+
+
+def test_engine_url_scheme_is_checked_on_load(tmp_path, template):
+    message = config_error(
+        tmp_path, template.replace('"duckdb://warehouse.duckdb"', '"postgres://db"')
+    )
+    assert "engine.url" in message and "'postgres://db'" in message and "spark://" in message
+
+
+def test_the_key_is_read_from_the_environment_without_showing_it():
+    from openphm.config import ConfigError, Pseudonymisation
+
+    where = Pseudonymisation(key_env="OPENPHM_TEST_KEY")
+    key = "k" * 40
+    assert where.read_key({"OPENPHM_TEST_KEY": key}) == key.encode()
+    with pytest.raises(ConfigError, match="OPENPHM_TEST_KEY is not set"):
+        where.read_key({})
+    with pytest.raises(ConfigError, match="5 bytes; HMAC-SHA256 needs at least 32") as info:
+        where.read_key({"OPENPHM_TEST_KEY": "short"})
+    assert "short" not in str(info.value)
+
+
+def test_the_key_is_read_from_a_file(tmp_path):
+    from openphm.config import ConfigError, Pseudonymisation
+
+    (tmp_path / "key").write_bytes(b"s" * 32 + b"\n")
+    assert Pseudonymisation(key_file=tmp_path / "key").read_key() == b"s" * 32
+    with pytest.raises(ConfigError, match="cannot read"):
+        Pseudonymisation(key_file=tmp_path / "absent").read_key()
