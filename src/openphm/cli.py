@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from openphm import model
@@ -143,6 +143,41 @@ def _remove_old_demo(directory: Path) -> None:
             "choose another --dir (or DEMO_DIR) for the demo"
         )
     shutil.rmtree(directory)
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option(help="folder to write the ICS into")] = Path("synth"),
+    people: Annotated[int, typer.Option(min=1_000, help="population size")] = 100_000,
+    seed: Annotated[int, typer.Option(help="the same seed gives byte-identical files")] = 1,
+    years: Annotated[int, typer.Option(min=1, max=10)] = 3,
+    access_bias: Annotated[bool, typer.Option(help="less planned care for the same need")] = True,
+    report: Annotated[bool, typer.Option(help="print achieved against target")] = False,
+) -> None:
+    """Generate a synthetic integrated care system (extracts, ledgers and the truth)."""
+    from openphm import synth as synthetic
+    from openphm.synth import calibration
+
+    started = time.perf_counter()
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"generating {people:,} people", total=None)
+        result = synthetic.generate(
+            out,
+            people=people,
+            seed=seed,
+            years=years,
+            access_bias=access_bias,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"{people:,} people in {time.perf_counter() - started:.1f} s -> {result.out}",
+        markup=False,
+    )
+    for name, rows in sorted(result.rows.items()):
+        console.print(f"  {name:<45} {rows:>12,}", markup=False, highlight=False)
+    if report:
+        console.print(calibration.render(calibration.achieved(result.out)), markup=False)
 
 
 @audit_app.command("verify")

@@ -27,10 +27,12 @@ def _cohort():
         START, START + pd.DateOffset(years=YEARS), build_geography(10 * PEOPLE, 11), 11
     )
     numbers = np.array([f"{9_990_000_000 + i}" for i in range(PEOPLE)])  # format only
-    cohort = make_people(ctx.geography, 0, numbers, START, np.random.default_rng(1))
+    cohort = make_people(
+        ctx.geography, 0, numbers, START, np.random.default_rng(1), True, ctx.years
+    )
     conditions = health.calibrate(cohort, ctx.end - pd.Timedelta(days=1))
     cohort = health.assign_conditions(cohort, conditions, np.random.default_rng(2))
-    model = hazard.calibrate(cohort, conditions, START)
+    model = hazard.calibrate(cohort, conditions, START, YEARS, np.random.default_rng(5))
     emergencies, _, death = hazard.simulate(cohort, model, START, YEARS, np.random.default_rng(3))
     cohort["date_of_death"] = death
     for col in [c for c in cohort.columns if c.startswith("onset_")]:
@@ -38,14 +40,51 @@ def _cohort():
     return ctx, cohort, emergencies
 
 
+DATE_COLUMNS = {
+    "extracts/gp_registrations": ["REGISTRATION_START", "REGISTRATION_END"],
+    "extracts/gp_events": ["EVENT_DATE"],
+    "extracts/community_contacts": ["CONTACT_DATE"],
+    "extracts/mental_health_contacts": ["CONTACT_DATE"],
+    "extracts/ambulance_incidents": ["DATE_OF_BIRTH", "INCIDENT_DATE"],
+    "extracts/social_care_services": ["DATE_OF_BIRTH", "START_DATE", "END_DATE"],
+}
+
+
 @pytest.fixture(scope="module")
-def world():
+def generated():
+    """The frames exactly as generate returns them."""
     ctx, cohort, emergencies = _cohort()
     started = time.perf_counter()
     frames = community.generate(ctx, cohort, emergencies, np.random.default_rng(4))
     elapsed = time.perf_counter() - started
     print(f"\ncommunity.generate: {PEOPLE:,} people, {YEARS} years in {elapsed:.2f} s")
     return ctx, cohort, emergencies, frames
+
+
+@pytest.fixture(scope="module")
+def world(generated):
+    """The same, with the extracts' text dates parsed ('' -> NaT) for comparisons."""
+    ctx, cohort, emergencies, frames = generated
+    parsed = dict(frames)
+    for key, columns in DATE_COLUMNS.items():
+        parsed[key] = frames[key].copy()
+        for column in columns:
+            parsed[key][column] = pd.to_datetime(
+                frames[key][column].replace("", None), format="%Y-%m-%d"
+            )
+    return ctx, cohort, emergencies, parsed
+
+
+def test_extract_dates_are_iso_text_that_dirt_can_overwrite(generated):
+    _, _, _, frames = generated
+    for key, columns in DATE_COLUMNS.items():
+        for column in columns:
+            values = frames[key][column]
+            assert values.map(type).eq(str).all(), (key, column)
+            filled = values[values != ""]
+            assert filled.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all(), (key, column)
+    assert (frames["extracts/gp_registrations"]["REGISTRATION_END"] == "").any()
+    assert (frames["extracts/gp_events"]["EVENT_DATE"] != "").all()
 
 
 def _age(cohort: pd.DataFrame, on: pd.Timestamp) -> pd.Series:
@@ -57,7 +96,8 @@ def _age(cohort: pd.DataFrame, on: pd.Timestamp) -> pd.Series:
 def _person_years(ctx, cohort) -> pd.Series:
     death = cohort["date_of_death"]
     stop = (death + pd.Timedelta(days=1)).where(death.notna(), ctx.end)
-    return pd.Series(((stop - ctx.start).dt.days / 365.25).to_numpy(), index=cohort["person_index"])
+    begin = cohort["registered_from"].clip(lower=ctx.start)  # babies born in the period
+    return pd.Series(((stop - begin).dt.days / 365.25).to_numpy(), index=cohort["person_index"])
 
 
 def _contact_codes() -> set[str]:
@@ -323,8 +363,8 @@ def test_social_care_goes_mostly_to_older_people(world):
     assert 0.05 <= (services["NHS_NUMBER"] == "").mean() <= 0.16
 
 
-def test_same_stream_same_frames_and_another_stream_differs(world):
-    ctx, cohort, emergencies, frames = world
+def test_same_stream_same_frames_and_another_stream_differs(generated):
+    ctx, cohort, emergencies, frames = generated
     again = community.generate(ctx, cohort, emergencies, np.random.default_rng(4))
     assert again.keys() == frames.keys()
     for key in frames:
@@ -336,3 +376,11 @@ def test_same_stream_same_frames_and_another_stream_differs(world):
         "extracts/ambulance_incidents",
     ):
         assert not other[key].equals(frames[key])
+
+
+def test_a_tiny_chunk_without_moves_or_admissions_still_works(world):
+    ctx, cohort, emergencies, _ = world
+    few = cohort.iloc[:3].copy()
+    frames = community.generate(ctx, few, emergencies.iloc[:0], np.random.default_rng(0))
+    assert len(frames["extracts/gp_registrations"]) >= 3
+    assert frames["extracts/gp_events"][PERSON].isin(few["person_index"]).all()

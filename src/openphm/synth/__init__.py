@@ -16,6 +16,7 @@ anything but the seed and the size. Layout of the output folder::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -24,10 +25,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from openphm.synth import health, hazard
+from openphm.synth import hazard, health
+from openphm.synth.dirt import Columns, Dirt
+from openphm.synth.dirt import apply as apply_dirt
 from openphm.synth.geography import Geography, build_geography
 from openphm.synth.identifiers import nhs_number_pool
-from openphm.synth.output import SynthContext, Writer
+from openphm.synth.output import PERSON, SynthContext, Writer
 from openphm.synth.people import make_people
 
 CHUNK_PEOPLE = 50_000
@@ -36,7 +39,40 @@ DEFAULT_START = date(2023, 4, 1)
 DEFAULT_YEARS = 3
 
 # Components draw from separate streams so adding one never shifts another.
-_STREAM = {"people": 1, "health": 2, "hazard": 3, "hospital": 4, "community": 5, "dirt": 6}
+_STREAM = {
+    "people": 1,
+    "health": 2,
+    "hazard": 3,
+    "hospital": 4,
+    "community": 5,
+    "dirt": 6,
+    "opt_out": 7,
+}
+# England, 2024: about 5.4% have a national data opt-out; type 1 (GP) opt-outs
+# are rarer. Type 1 stops GP data leaving the practice for purposes beyond care.
+OPT_OUT_RATES = {"national": 0.054, "type_1": 0.03}
+# Which columns of each extract the dirt may touch.
+DIRT_COLUMNS = {
+    "extracts/hes_apc": Columns(nhs="NEWNHSNO", start="ADMIDATE", icd10="DIAG_4_01"),
+    "extracts/hes_op": Columns(nhs="NEWNHSNO", start="APPTDATE"),
+    "extracts/ecds": Columns(nhs="NHS_NUMBER", start="ARRIVAL_DATE", snomed="DIAGNOSIS_SNOMED"),
+    "extracts/gp_events": Columns(nhs="NHS_NUMBER", start="EVENT_DATE", snomed="SNOMED_CODE"),
+    "extracts/gp_registrations": Columns(
+        nhs="NHS_NUMBER", start="REGISTRATION_START", end="REGISTRATION_END"
+    ),
+    "extracts/community_contacts": Columns(nhs="NHS_NUMBER", start="CONTACT_DATE"),
+    "extracts/mental_health_contacts": Columns(nhs="NHS_NUMBER", start="CONTACT_DATE"),
+    "extracts/ambulance_incidents": Columns(
+        nhs="NHS_NUMBER", start="INCIDENT_DATE", dob="DATE_OF_BIRTH", postcode="POSTCODE"
+    ),
+    "extracts/social_care_services": Columns(
+        nhs="NHS_NUMBER",
+        start="START_DATE",
+        end="END_DATE",
+        dob="DATE_OF_BIRTH",
+        postcode="POSTCODE",
+    ),
+}
 _CALIBRATION_CHUNK = 2**31 - 1
 
 
@@ -66,9 +102,15 @@ def generate(
     start: date = DEFAULT_START,
     years: int = DEFAULT_YEARS,
     access_bias: bool = True,
+    dirt: Dirt = Dirt(),
     progress: Callable[[int, int], None] | None = None,
+    chunk_people: int = CHUNK_PEOPLE,
 ) -> SynthResult:
-    """Generate the ICS into ``out`` (created; existing files are replaced)."""
+    """Generate the ICS into ``out`` (created; existing files are replaced).
+
+    The files depend on the seed, the size and ``chunk_people`` (keep the default
+    for files comparable between runs); memory grows with the chunk, not the ICS.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     period_start = pd.Timestamp(start)
@@ -79,13 +121,16 @@ def generate(
     models = _calibrate(ctx, min(people, CALIBRATION_PEOPLE), access_bias)
     writer = Writer(out)
     writer.write(_reference_tables(ctx.geography))
-    chunks = range(0, people, CHUNK_PEOPLE)
+    chunks = range(0, people, chunk_people)
     for i, first in enumerate(chunks):
-        numbers = pool[first : first + CHUNK_PEOPLE]
-        writer.write(_chunk(ctx, models, i, first, numbers, access_bias))
+        numbers = pool[first : first + chunk_people]
+        writer.write(_chunk(ctx, models, i, first, numbers, access_bias, dirt))
         if progress:
             progress(i + 1, len(chunks))
     manifest = writer.close()
+    parameters = {"people": people, "seed": seed, "start": start.isoformat(), "years": years}
+    parameters["access_bias"] = access_bias
+    (out / "synth.json").write_text(json.dumps(parameters, indent=2, sort_keys=True))
     rows = {name: spec["rows"] for name, spec in manifest["files"].items()}
     return SynthResult(out, people, seed, rows)
 
@@ -96,12 +141,16 @@ def _calibrate(ctx: SynthContext, n: int, access_bias: bool) -> hazard.HazardMod
     numbers = np.zeros(n, dtype="U10")
     sample = make_people(ctx.geography, 0, numbers, ctx.start, rng, access_bias, ctx.years)
     conditions = health.calibrate(sample, ctx.end - pd.Timedelta(days=1))
-    sample = health.assign_conditions(sample, conditions, _rng(ctx.seed, _CALIBRATION_CHUNK, "health"))
+    sample = health.assign_conditions(
+        sample, conditions, _rng(ctx.seed, _CALIBRATION_CHUNK, "health")
+    )
     hazard_rng = _rng(ctx.seed, _CALIBRATION_CHUNK, "hazard")
     return hazard.calibrate(sample, conditions, ctx.start, ctx.years, hazard_rng)
 
 
-def _chunk(ctx, models, index: int, first: int, numbers, access_bias) -> dict[str, pd.DataFrame]:
+def _chunk(
+    ctx, models, index: int, first: int, numbers, access_bias, dirt
+) -> dict[str, pd.DataFrame]:
     rng = _rng(ctx.seed, index, "people")
     cohort = make_people(ctx.geography, first, numbers, ctx.start, rng, access_bias, ctx.years)
     cohort = health.assign_conditions(cohort, models.conditions, _rng(ctx.seed, index, "health"))
@@ -110,9 +159,51 @@ def _chunk(ctx, models, index: int, first: int, numbers, access_bias) -> dict[st
     )
     cohort["date_of_death"] = death
     cohort = _no_onset_after_death(cohort)
-    frames = {"truth/people": _truth_people(cohort), "truth/risk": risk}
+    opt_outs = _opt_outs(cohort, ctx, _rng(ctx.seed, index, "opt_out"))
+    frames = {"truth/risk": risk, "extracts/opt_outs": opt_outs}
     for name, generate_care in _generators():
         frames.update(generate_care(ctx, cohort, emergencies, _rng(ctx.seed, index, name)))
+    frames = _dirty(frames, dirt, _rng(ctx.seed, index, "dirt"))
+    frames["truth/people"] = _truth_people(cohort, opt_outs)
+    return frames
+
+
+def _opt_outs(cohort: pd.DataFrame, ctx: SynthContext, rng) -> pd.DataFrame:
+    """National data opt-outs and type 1 (GP) opt-outs, as the lists arrive."""
+    n = len(cohort)
+    kinds = []
+    for kind, rate in OPT_OUT_RATES.items():
+        who = np.flatnonzero(rng.random(n) < rate)
+        days = rng.integers(0, (ctx.end - ctx.start).days + 3 * 365, size=len(who))
+        kinds.append(
+            pd.DataFrame(
+                {
+                    "NHS_NUMBER": cohort["nhs_number"].to_numpy()[who],
+                    "OPT_OUT_TYPE": kind,
+                    "EFFECTIVE_DATE": ctx.start
+                    - pd.Timedelta(days=3 * 365)
+                    + pd.to_timedelta(days, unit="D"),
+                    PERSON: cohort["person_index"].to_numpy()[who],
+                }
+            )
+        )
+    return pd.concat(kinds, ignore_index=True).sort_values(
+        [PERSON, "OPT_OUT_TYPE"], ignore_index=True
+    )
+
+
+def _dirty(frames: dict[str, pd.DataFrame], dirt: Dirt, rng) -> dict[str, pd.DataFrame]:
+    logs = []
+    for key, cols in DIRT_COLUMNS.items():
+        if key in frames:
+            frames[key], log = apply_dirt(key, frames[key], cols, dirt, rng)
+            logs.extend(log)
+    columns = ["file", "record_key", "column", "kind", "before", "after"]
+    frames["truth/dirt"] = (
+        pd.concat(logs, ignore_index=True)
+        if logs
+        else pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    )
     return frames
 
 
@@ -123,9 +214,13 @@ def _no_onset_after_death(cohort: pd.DataFrame) -> pd.DataFrame:
     return cohort
 
 
-def _truth_people(cohort: pd.DataFrame) -> pd.DataFrame:
-    """Each person's real identity, demographics, condition onsets and death."""
-    return cohort.copy()
+def _truth_people(cohort: pd.DataFrame, opt_outs: pd.DataFrame) -> pd.DataFrame:
+    """Each person's real identity, demographics, condition onsets, death and opt-outs."""
+    truth = cohort.copy()
+    for kind in OPT_OUT_RATES:
+        chosen = opt_outs.loc[opt_outs["OPT_OUT_TYPE"] == kind, PERSON]
+        truth[f"opt_out_{kind}"] = truth["person_index"].isin(chosen)
+    return truth
 
 
 def _reference_tables(geo: Geography) -> dict[str, pd.DataFrame]:

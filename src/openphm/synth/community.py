@@ -7,12 +7,14 @@ and its emergency admissions (``hazard.simulate``: person_index, admission_date)
 and returns the frames below, keyed by output path. Everything is drawn from
 ``rng`` in a fixed order, so the same stream gives identical frames. Record keys
 are ``person_index * 10_000 + n`` (n counts the person's records in that file, in
-date order), so keys never collide between chunks. Dates are ``datetime64[ns]``
-(written 'YYYY-MM-DD'), missing dates NaT and missing text '' (written empty).
-"The period" is ``[ctx.start, ctx.end)``; a person is *in care* from
-``ctx.start`` to their date of death (inclusive) or the period's end. Extract
-frames carry ``_person_index`` (the true person; the writer moves it to
-``truth/record_person``).
+date order), so keys never collide between chunks. In extracts, dates are text
+'YYYY-MM-DD' and missing values '' (as delivered; the dirt stage writes impossible
+dates such as '2024-02-30' into them, which a datetime column cannot hold); in
+truth frames dates are ``datetime64[ns]`` (NaT when missing). "The period" is
+``[ctx.start, ctx.end)``; a person is *in care* from ``ctx.start`` (or, if born
+during the period, their first registration) to their date of death (inclusive)
+or the period's end. Extract frames carry ``_person_index`` (the true person; the
+writer moves it to ``truth/record_person``).
 
 Extracts
 --------
@@ -24,7 +26,7 @@ extract gives them.
 - ``REGISTRATION_START`` (date): the cohort's ``registered_from`` for the first
   period (never before birth), the move date for later ones.
 - ``REGISTRATION_END`` (date): the day before the next registration starts, the
-  date of death, or NaT while ongoing at the period's end.
+  date of death, or empty while ongoing at the period's end.
 
 Each person starts at their cohort ``practice_code``; during the period they
 move, at ``MOVE_RATE`` a year, to another practice of the same place (chosen
@@ -50,9 +52,10 @@ Three kinds of record:
    that linkage finds. The code is one of the condition's ``snomed_codes``
    (``conditions.csv``), uniformly.
 2. Consultations (the ``contact`` codes of ``gp_codes.csv``: face to face,
-   telephone, home visit, medication review), while in care, at about 5 a
-   person-year: an age and sex curve, times ``1 + 0.25`` per condition, times
-   ``access**0.5`` (access bias), times a person's gamma(2) propensity. Home
+   telephone, home visit, medication review), while in care, at 5 a person-year
+   on average (``CONSULTS_PER_PERSON_YEAR``; the chunk's rates are scaled to it):
+   an age and sex curve, times ``1 + 0.25`` per condition, times ``access**0.5``
+   (access bias), times a person's gamma(2) propensity. Home
    visits go mostly to people with dementia, coded frailty or aged 85+;
    medication reviews mostly to people with two or more conditions.
 3. Monitoring observations (``observation`` codes of ``gp_codes.csv``), while in
@@ -113,7 +116,7 @@ council ``E06999001``:
 - ``SERVICE_TYPE``: 'home_care', 'residential_care', 'nursing_care',
   'reablement' or 'direct_payment'.
 - ``START_DATE`` (date; before the period for services already running),
-  ``END_DATE`` (date; NaT if still running at the period's end).
+  ``END_DATE`` (date; empty if still running at the period's end).
 - ``PLANNED_HOURS_PER_WEEK`` (float; home care only, else NaN).
 
 Adults only. Long-term support at the period's start goes to about 5% of the
@@ -161,14 +164,15 @@ MOVE_RATE = 0.04  # practice moves per person-year
 DIAGNOSIS_CODED = 0.93  # times access**0.3: about 90% of conditions coded in primary care
 DIAGNOSIS_CODED_MAX = 0.98
 
-# Consultations per person-year before conditions, access and propensity, by age
-# band (lower bounds); women 15 to 64 consult more. Scaled by CONSULT_SCALE so
-# the population mean is about 5.
+# Consultations: relative rates by age band (lower bounds); women 15 to 64 consult
+# more; each condition adds a quarter. With access, the product is scaled within
+# the chunk so the mean over person-years is CONSULTS_PER_PERSON_YEAR (so the rate
+# does not drift when condition prevalence is recalibrated upstream).
+CONSULTS_PER_PERSON_YEAR = 5.0
 CONSULT_AGE_EDGES = np.array([0, 5, 15, 25, 45, 65, 75, 85])
 CONSULT_AGE_RATE = np.array([4.5, 2.2, 2.8, 3.2, 3.9, 4.7, 5.6, 6.6])
 CONSULT_FEMALE = 1.35
 CONSULT_PER_CONDITION = 0.25
-CONSULT_SCALE = 1.13
 CONSULT_SHAPE = 2.0  # gamma shape of a person's propensity to consult
 
 # Minutes by contact code label fragment and staff group: (staff shares, mean minutes).
@@ -233,7 +237,7 @@ _MH_CHILD_REASONS = ("F900", "F840", "F509", "F419", "F432")
 
 # Ambulance. Share of emergency admissions conveyed by ambulance by age band.
 AMB_AGE_EDGES = np.array([0, 15, 65, 75, 85])
-AMB_CONVEY_SHARE = np.array([0.24, 0.38, 0.55, 0.64, 0.74])
+AMB_CONVEY_SHARE = np.array([0.22, 0.36, 0.52, 0.60, 0.70])
 AMB_SEE_TREAT = np.array([0.012, 0.035, 0.06, 0.13, 0.35])  # per person-year, typical person
 AMB_HEAR_TREAT_RATIO = 0.5  # hear-and-treat per see-and-treat
 AMB_NHS_MISSING = 0.08
@@ -281,6 +285,18 @@ def _days(values) -> np.ndarray:
     return out
 
 
+def _date_text(days: np.ndarray) -> np.ndarray:
+    """Day numbers as 'YYYY-MM-DD' text (object array); NO_DAY becomes ''."""
+    days = np.asarray(days, dtype=np.int64)
+    out = np.full(len(days), "", dtype=object)
+    known = days < NO_DAY
+    if known.any():
+        lo, hi = int(days[known].min()), int(days[known].max())
+        table = np.datetime_as_string(np.arange(lo, hi + 1).astype("datetime64[D]"))
+        out[known] = table.astype(object)[days[known] - lo]
+    return out
+
+
 def _dates(days: np.ndarray) -> np.ndarray:
     """Day numbers back to datetime64[ns]; NO_DAY becomes NaT."""
     days = np.asarray(days, dtype=np.int64)
@@ -301,9 +317,11 @@ class _People:
     imd: np.ndarray
     frailty: np.ndarray
     access: np.ndarray
-    age: np.ndarray  # years, at the middle of the person's time in care
+    age: np.ndarray  # years, in the middle of the person's time in care
     start: int  # first day of the period
     end: int  # the day after the period
+    reg_from: np.ndarray  # day the first registration starts (never before birth)
+    begin: np.ndarray  # first day in care: max(start, reg_from)
     stop: np.ndarray  # day after the last day in care: min(death + 1, end)
     death: np.ndarray  # day of death, NO_DAY if alive at the end
     conditions: list[str]
@@ -338,13 +356,15 @@ def _people(ctx: SynthContext, cohort: pd.DataFrame) -> _People:
     start, end = int(_days([ctx.start])[0]), int(_days([ctx.end])[0])
     dob = _days(cohort["date_of_birth"])
     death = _days(cohort["date_of_death"])
-    stop = np.minimum(np.where(death < NO_DAY, death + 1, end), end)
+    reg_from = np.maximum(_days(cohort["registered_from"]), dob)
+    begin = np.maximum(reg_from, start)  # born during the period: in care from registration
+    stop = np.maximum(np.minimum(np.where(death < NO_DAY, death + 1, end), end), begin)
     names = [c for c in reference.conditions()["condition"] if f"onset_{c}" in cohort.columns]
     onset = np.full((len(cohort), len(names)), NO_DAY, dtype=np.int64)
     for j, name in enumerate(names):
         day = np.maximum(_days(cohort[f"onset_{name}"]), dob)
         onset[:, j] = np.where(day < stop, day, NO_DAY)  # none after death or the period
-    mid = (start + np.maximum(stop, start + 1)) / 2
+    mid = (begin + np.maximum(stop, begin + 1)) / 2
     return _People(
         pid=cohort["person_index"].to_numpy(dtype=np.int64),
         nhs=cohort["nhs_number"].to_numpy().astype(str),
@@ -359,6 +379,8 @@ def _people(ctx: SynthContext, cohort: pd.DataFrame) -> _People:
         age=(mid - dob) / DAYS_PER_YEAR,
         start=start,
         end=end,
+        reg_from=reg_from,
+        begin=begin,
         stop=stop,
         death=death,
         conditions=names,
@@ -453,14 +475,15 @@ def _registrations(ctx: SynthContext, p: _People, cohort, rng) -> _Registrations
     size = np.bincount(place, minlength=len(place_codes))
     offset = np.r_[0, np.cumsum(size)[:-1]]
 
-    reg_from = np.maximum(_days(cohort["registered_from"]), p.dob)
+    reg_from = p.reg_from
     can_move = size[place[first]] > 1
     lo = np.maximum(reg_from, p.start) + 1  # a move never ends a registration on its first day
     hi = np.minimum(p.stop, p.death)  # nor happens on the day of death
     who, day = _poisson_days(rng, lo, hi, MOVE_RATE * can_move)
     order_m = np.lexsort((day, who))
     who, day = who[order_m], day[order_m]
-    keep = np.r_[True, (np.diff(who) != 0) | (np.diff(day) != 0)]  # one move a day
+    keep = np.ones(len(who), dtype=bool)
+    keep[1:] = (np.diff(who) != 0) | (np.diff(day) != 0)  # one move a day
     who, day = who[keep], day[keep]
     home = place[first[who]]
     step = rng.integers(1, np.maximum(size[home], 2))  # never the current practice
@@ -492,8 +515,8 @@ def _registration_frames(p: _People, regs: _Registrations) -> dict[str, pd.DataF
             "REG_ID": reg_id,
             "NHS_NUMBER": p.nhs[regs.local],
             "PRACTICE_CODE": practice,
-            "REGISTRATION_START": start,
-            "REGISTRATION_END": end,
+            "REGISTRATION_START": _date_text(regs.start),
+            "REGISTRATION_END": _date_text(regs.end),
             PERSON: p.pid[regs.local],
         }
     )
@@ -586,12 +609,15 @@ def _diagnoses(p: _People, vocab: _Vocabulary, events: _Events, rng) -> None:
 def _consultations(p: _People, vocab: _Vocabulary, events: _Events, rng):
     """Consultations; returns their (local, day, code, staff, minutes) for the truth."""
     band = _band(p.age, CONSULT_AGE_EDGES)
-    rate = CONSULT_SCALE * CONSULT_AGE_RATE[band]
+    rate = CONSULT_AGE_RATE[band]
     rate = rate * np.where(p.female & (p.age >= 15) & (p.age < 65), CONSULT_FEMALE, 1.0)
-    mid = (p.start + p.stop) // 2
-    rate = rate * (1 + CONSULT_PER_CONDITION * p.condition_count(mid))
-    rate = rate * p.access**0.5 * rng.gamma(CONSULT_SHAPE, 1 / CONSULT_SHAPE, size=p.n)
-    who, day = _poisson_days(rng, np.full(p.n, p.start), p.stop, rate)
+    mid = (p.begin + p.stop) // 2
+    rate = rate * (1 + CONSULT_PER_CONDITION * p.condition_count(mid)) * p.access**0.5
+    exposure = (p.stop - p.begin).astype(float)
+    if exposure.sum() > 0:
+        rate = rate * CONSULTS_PER_PERSON_YEAR * exposure.sum() / (rate * exposure).sum()
+    rate = rate * rng.gamma(CONSULT_SHAPE, 1 / CONSULT_SHAPE, size=p.n)
+    who, day = _poisson_days(rng, p.begin, p.stop, rate)
 
     contacts = ["face to face", "telephone", "home visit", "medication review"]
     code_of = np.array([vocab.find(c) for c in contacts])
@@ -615,12 +641,12 @@ def _consultations(p: _People, vocab: _Vocabulary, events: _Events, rng):
 
 
 def _monitoring(p: _People, vocab: _Vocabulary, events: _Events, rng) -> None:
-    n, start = p.n, np.full(p.n, p.start)
+    n, start = p.n, p.begin
     adult = p.age >= 18
     bias = p.access**0.5
 
     def after(conditions) -> np.ndarray:
-        return np.maximum(p.first_onset(conditions), p.start)
+        return np.maximum(p.first_onset(conditions), p.begin)
 
     # Person-level values, drawn for everyone so the stream does not depend on who is ill.
     htn_level = rng.normal(0, 1, n)
@@ -735,7 +761,7 @@ def _gp_events(p: _People, regs: _Registrations, rng) -> dict[str, pd.DataFrame]
             "EVENT_ID": event_id,
             "NHS_NUMBER": p.nhs[local],
             "PRACTICE_CODE": practice,
-            "EVENT_DATE": _dates(day),
+            "EVENT_DATE": _date_text(day),
             "SNOMED_CODE": codes[code],
             "VALUE": value,
             "UNIT": units[code],
@@ -765,7 +791,7 @@ def _gp_events(p: _People, regs: _Registrations, rng) -> dict[str, pd.DataFrame]
 
 def _community_rates(p: _People) -> np.ndarray:
     """Expected contacts a year with each of COMMUNITY_TEAMS, before propensity: (n, teams)."""
-    age, mid = p.age, (p.start + p.stop) // 2
+    age, mid = p.age, (p.begin + p.stop) // 2
     frail = np.exp(0.7 * p.frailty)
     conditions = p.condition_count(mid)
     burden = (1 + 0.3 * conditions) * frail
@@ -791,7 +817,7 @@ def _community_rates(p: _People) -> np.ndarray:
 def _contacts(p: _People, rates: np.ndarray, rng):
     """Poisson contacts for an (n, k) rate matrix over each person's time in care."""
     n, k = rates.shape
-    lo = np.repeat(np.full(n, p.start), k)
+    lo = np.repeat(p.begin, k)
     hi = np.repeat(p.stop, k)
     unit, day = _poisson_days(rng, lo, hi, rates.reshape(-1))
     return unit // k, unit % k, day
@@ -811,7 +837,7 @@ def _contact_frame(p, rng, local, kind, day, names, means, dna, columns, extra=N
         key: record_id,
         "NHS_NUMBER": p.nhs[local],
         "PROVIDER_CODE": provider,
-        "CONTACT_DATE": _dates(day),
+        "CONTACT_DATE": _date_text(day),
         duration_col: pd.array(np.where(attended, minutes, np.nan), dtype="Int64"),
         type_col: names[kind],
     }
@@ -852,7 +878,7 @@ def _mental_health(ctx, p: _People, rng) -> dict[str, pd.DataFrame]:
     propensity = rng.gamma(1.0, 1.0, p.n)
     locals_, kinds, days, reasons = [], [], [], []
     for condition, (rate, mix) in _MH_BY_CONDITION.items():
-        lo = np.maximum(p.onset_of(condition), p.start)
+        lo = np.maximum(p.onset_of(condition), p.begin)
         who, day = _poisson_days(rng, lo, p.stop, rate * propensity)
         probs = np.zeros((len(who), len(names)))
         for service, share in mix.items():
@@ -869,7 +895,7 @@ def _mental_health(ctx, p: _People, rng) -> dict[str, pd.DataFrame]:
         reasons.append(np.where(rng.random(len(who)) < MH_REASON_MISSING, "", reason))
     child = (p.age >= 5) & (p.age < 18)
     rate = np.where(child, MH_BACKGROUND_CHILD, np.where(p.age >= 18, MH_BACKGROUND_ADULT, 0.0))
-    who, day = _poisson_days(rng, np.full(p.n, p.start), p.stop, rate * propensity)
+    who, day = _poisson_days(rng, p.begin, p.stop, rate * propensity)
     kind = np.where(
         child[who],
         names.index("children_and_young_people"),
@@ -933,10 +959,8 @@ def _ambulance(ctx, p: _People, emergencies: pd.DataFrame, rng) -> dict[str, pd.
     band = _band(p.age, AMB_AGE_EDGES)
     rel = np.exp(0.5 * p.frailty) * (1 + 0.8 * _deprivation(p.imd)) / (np.exp(0.125) * 1.4)
     st_rate = AMB_SEE_TREAT[band] * rel
-    s_local, s_day = _poisson_days(rng, np.full(p.n, p.start), p.stop, st_rate)
-    h_local, h_day = _poisson_days(
-        rng, np.full(p.n, p.start), p.stop, AMB_HEAR_TREAT_RATIO * st_rate
-    )
+    s_local, s_day = _poisson_days(rng, p.begin, p.stop, st_rate)
+    h_local, h_day = _poisson_days(rng, p.begin, p.stop, AMB_HEAR_TREAT_RATIO * st_rate)
     outcomes = np.array(["see_and_convey", "see_and_treat", "hear_and_treat"], dtype=object)
     local = np.r_[c_local, s_local, h_local]
     day = np.r_[c_day, s_day, h_day]
@@ -967,11 +991,11 @@ def _ambulance(ctx, p: _People, emergencies: pd.DataFrame, rng) -> dict[str, pd.
         {
             "INCIDENT_ID": incident_id,
             "NHS_NUMBER": np.where(removed, "", p.nhs[local]).astype(object),
-            "DATE_OF_BIRTH": _dates(p.dob[local]),
+            "DATE_OF_BIRTH": _date_text(p.dob[local]),
             "SEX": p.sex[local],
             "POSTCODE": p.postcode[local],
             "PROVIDER_CODE": ctx.geography.provider("ambulance")[0],
-            "INCIDENT_DATE": _dates(day),
+            "INCIDENT_DATE": _date_text(day),
             "INCIDENT_TIME": times,
             "OUTCOME": outcomes[outcome],
             "CONVEYED_TO": to,
@@ -1091,13 +1115,13 @@ def _social_care(ctx, p: _People, rng) -> dict[str, pd.DataFrame]:
         {
             "SERVICE_ID": service_id,
             "NHS_NUMBER": np.where(removed, "", p.nhs[local]).astype(object),
-            "DATE_OF_BIRTH": _dates(p.dob[local]),
+            "DATE_OF_BIRTH": _date_text(p.dob[local]),
             "SEX": p.sex[local],
             "POSTCODE": p.postcode[local],
             "LA_CODE": ctx.geography.provider("council")[0],
             "SERVICE_TYPE": np.array(ASC_SERVICES, dtype=object)[kind],
-            "START_DATE": _dates(s_day),
-            "END_DATE": _dates(e_day),
+            "START_DATE": _date_text(s_day),
+            "END_DATE": _date_text(e_day),
             "PLANNED_HOURS_PER_WEEK": np.where(kind == _HOME, hours[local], np.nan),
             PERSON: p.pid[local],
         }

@@ -82,6 +82,11 @@ def apply(
     n = len(frame)
 
     def change(rows, column, kind, values):
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            # Dirty dates are not dates: hold the column as text, as the file will.
+            frame[column] = frame[column].dt.strftime("%Y-%m-%d").fillna("")
+        elif frame[column].dtype != object:
+            frame[column] = frame[column].astype(object)
         before = frame[column].iloc[rows].astype("string").to_numpy()
         frame.iloc[rows, frame.columns.get_loc(column)] = values
         logs.append(_log(key, frame, rows, column, kind, before, values))
@@ -104,9 +109,11 @@ def apply(
         rows = _pick(rng, n, dirt.impossible_date)
         change(rows, cols.start, "impossible_date", _impossible_dates(frame[cols.start].iloc[rows]))
     if cols.start and cols.end:
-        has_end = pd.to_datetime(frame[cols.end], errors="coerce").notna().to_numpy()
+        has_end = (
+            pd.to_datetime(frame[cols.end], errors="coerce", format="%Y-%m-%d").notna().to_numpy()
+        )
         rows = _pick(rng, n, dirt.end_before_start, has_end)
-        start = pd.to_datetime(frame[cols.start].iloc[rows], errors="coerce")
+        start = pd.to_datetime(frame[cols.start].iloc[rows], errors="coerce", format="%Y-%m-%d")
         earlier = (start - pd.Timedelta(days=3)).dt.strftime("%Y-%m-%d").fillna("")
         change(rows, cols.end, "end_before_start", earlier.to_numpy())
     for column, bad in ((cols.icd10, "U99X9"), (cols.snomed, "1234567")):
@@ -123,7 +130,12 @@ def apply(
 
 def _impossible_dates(values: pd.Series) -> np.ndarray:
     """Keep the year, make the day impossible: the 30th of February."""
-    years = pd.to_datetime(values, errors="coerce").dt.year.fillna(2024).astype(int).astype(str)
+    years = (
+        pd.to_datetime(values, errors="coerce", format="%Y-%m-%d")
+        .dt.year.fillna(2024)
+        .astype(int)
+        .astype(str)
+    )
     return (years + "-02-30").to_numpy()
 
 
@@ -137,7 +149,7 @@ def _postcode_typo(values: pd.Series, rng: np.random.Generator) -> np.ndarray:
 
 def _dob_typo(values: pd.Series, rng: np.random.Generator) -> np.ndarray:
     """Day and month transposed where that is still a date, else one day out."""
-    when = pd.to_datetime(values, errors="coerce")
+    when = pd.to_datetime(values, errors="coerce", format="%Y-%m-%d")
     swapped = pd.to_datetime(
         when.dt.year.astype("Int64").astype(str)
         + "-"
@@ -145,6 +157,7 @@ def _dob_typo(values: pd.Series, rng: np.random.Generator) -> np.ndarray:
         + "-"
         + when.dt.month.astype("Int64").astype(str).str.zfill(2),
         errors="coerce",
+        format="%Y-%m-%d",
     )
     fallback = when + pd.to_timedelta(rng.choice([-1, 1], size=len(when)), unit="D")
     out = swapped.where(swapped.notna() & (swapped != when), fallback)

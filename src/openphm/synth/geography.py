@@ -101,7 +101,9 @@ def _organisations(places: list[str], practices: pd.DataFrame) -> pd.DataFrame:
             )
         )
     rows.append(("sub_icb", merged, "Synthetic merged place", ICB_CODE, MERGER_DATE, None, None))
-    for pcn, place in practices[["pcn_code", "place_code"]].drop_duplicates().itertuples(index=False):
+    for pcn, place in (
+        practices[["pcn_code", "place_code"]].drop_duplicates().itertuples(index=False)
+    ):
         rows.append(("pcn", pcn, f"Synthetic PCN {pcn}", place, ORG_START, None, None))
     for code, pcn in practices[["practice_code", "pcn_code"]].itertuples(index=False):
         rows.append(("practice", code, f"Synthetic practice {code}", pcn, ORG_START, None, None))

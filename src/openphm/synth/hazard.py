@@ -35,6 +35,7 @@ ACCESS_EFFECT = 0.5  # planned care lost raises emergencies: (1/access)^0.5
 GOMPERTZ_A, GOMPERTZ_B = 1.3e-5, 0.1
 DEATH_PER_CONDITION = 0.25
 DEATH_FRAILTY = 0.3
+DIED_IN_HOSPITAL = 0.45
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,9 @@ def death_rate(cohort: pd.DataFrame, hazard: HazardModel, on: pd.Timestamp) -> n
 
 def windows(start: pd.Timestamp, years: int) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """Consecutive 12-month windows [from, to) covering the period."""
-    return [(start + pd.DateOffset(years=y), start + pd.DateOffset(years=y + 1)) for y in range(years)]
+    return [
+        (start + pd.DateOffset(years=y), start + pd.DateOffset(years=y + 1)) for y in range(years)
+    ]
 
 
 def simulate(
@@ -159,6 +162,21 @@ def simulate(
                 }
             )
         )
+        # Many deaths come at the end of an emergency admission (about 45% of
+        # deaths in England are in hospital): a terminal admission 0-14 days before.
+        terminal = np.flatnonzero(dies & (rng.random(n) < DIED_IN_HOSPITAL))
+        lead = np.minimum(
+            rng.integers(0, 15, size=len(terminal)), t_death[terminal] - begin[terminal]
+        )
+        admissions.append(
+            pd.DataFrame(
+                {
+                    "person_index": cohort["person_index"].to_numpy()[terminal],
+                    "admission_date": death.iloc[terminal].to_numpy()
+                    - pd.to_timedelta(np.floor(np.maximum(lead, 0)), unit="D").to_numpy(),
+                }
+            )
+        )
         alive &= ~dies
     adm = pd.concat(admissions, ignore_index=True).sort_values(
         ["person_index", "admission_date"], kind="stable", ignore_index=True
@@ -184,7 +202,7 @@ def realised_rates(
 ) -> np.ndarray:
     """Emergency admissions per 1,000 person-years by age band, as HES would count them."""
     dob = cohort.set_index("person_index")["date_of_birth"]
-    at = (admissions["admission_date"].to_numpy() - dob.loc[admissions["person_index"]].to_numpy())
+    at = admissions["admission_date"].to_numpy() - dob.loc[admissions["person_index"]].to_numpy()
     band = _band_index(at / np.timedelta64(1, "D") / 365.25)
     counts = np.bincount(band, minlength=len(EMERGENCY_PER_1000))
     years = person_years_by_band(cohort["date_of_birth"], death, start, end)

@@ -60,7 +60,9 @@ def calibrate(sample: pd.DataFrame, on: pd.Timestamp) -> ConditionModel:
     sex = sample["sex"].to_numpy()
     lifetime = {}
     for row in conditions.itertuples(index=False):
-        reached = ndtr((age - (row.onset_age_mean - DEPRIVATION_YEARS_EARLIER * dep)) / row.onset_age_sd)
+        reached = ndtr(
+            (age - (row.onset_age_mean - DEPRIVATION_YEARS_EARLIER * dep)) / row.onset_age_sd
+        )
         target = row.qof_prevalence_all_ages
         lo, hi = 0.0, 1.0
         for _ in range(50):
