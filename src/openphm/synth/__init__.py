@@ -34,6 +34,7 @@ from openphm.synth.output import PERSON, SynthContext, Writer
 from openphm.synth.people import make_people
 
 CHUNK_PEOPLE = 50_000
+DEFAULT_DIRT = Dirt()
 CALIBRATION_PEOPLE = 50_000
 DEFAULT_START = date(2023, 4, 1)
 DEFAULT_YEARS = 3
@@ -102,7 +103,7 @@ def generate(
     start: date = DEFAULT_START,
     years: int = DEFAULT_YEARS,
     access_bias: bool = True,
-    dirt: Dirt = Dirt(),
+    dirt: Dirt = DEFAULT_DIRT,
     progress: Callable[[int, int], None] | None = None,
     chunk_people: int = CHUNK_PEOPLE,
 ) -> SynthResult:
