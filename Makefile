@@ -28,6 +28,7 @@ test: $(VENV)/.stamp-test
 
 bench: $(VENV)/.stamp-test
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.synth
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check src tests bench

@@ -19,7 +19,6 @@ from openphm import model
 from openphm.config import ConfigError
 from openphm.engine import EngineError
 from openphm.runner import StageError, StageSummary, load_sources, run_stage, select_stages
-from openphm.sample import sample_population
 from openphm.stages import STAGES
 from openphm.workspace import Workspace, WorkspaceError
 
@@ -110,24 +109,42 @@ def stages() -> None:
 @app.command()
 def demo(
     directory: Annotated[Path, typer.Option("--dir", envvar="DEMO_DIR")] = Path("demo"),
-    people: Annotated[int, typer.Option(min=100)] = 20_000,
+    people: Annotated[int, typer.Option(min=100)] = 100_000,
+    seed: Annotated[int, typer.Option()] = 1,
     fresh: Annotated[bool, typer.Option(help="start from an empty workspace")] = True,
 ) -> None:
-    """Make a workspace, load a sample population, run every stage, show the outputs."""
+    """Generate a synthetic ICS, make a workspace from it, run every stage, show the outputs."""
+    from openphm import synth as synthetic
+    from openphm.synth.canonical import from_truth
+
     started = time.perf_counter()
     with _clear_errors():
         if fresh and directory.exists():
             _remove_old_demo(directory)
         ws = Workspace.init(directory, name="openphm-demo")
+        sources = ws.root / "sources"
+        with Progress(TextColumn("{task.description}"), BarColumn(), console=console) as bar:
+            task = bar.add_task(f"synthetic ICS of {people:,} people", total=None)
+            synthetic.generate(
+                sources,
+                people=people,
+                seed=seed,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
         try:
-            loaded = load_sources(ws, sample_population(people), source="sample")
-            console.print(f"loaded sample: {loaded}")
+            # Until ingest and link land, the people come from the generator's truth.
+            loaded = load_sources(ws, from_truth(sources, seed), source="synth")
+            console.print(f"loaded from the synthetic ICS: {loaded}")
             _run(ws, None)
             verification = ws.audit.verify()
         finally:
             ws.close()
     console.print(f"\n[bold]demo finished in {time.perf_counter() - started:.1f} s[/]")
-    lines = [f"workspace:  {ws.root}", f"published:  {ws.published_dir}"]
+    lines = [
+        f"workspace:  {ws.root}",
+        f"sources:    {sources} (the synthetic ICS: extracts/, reference/, truth/)",
+        f"published:  {ws.published_dir}",
+    ]
     lines += [f"  {p.name}" for p in sorted(ws.published_dir.glob("*.csv"))]
     lines.append(f"audit:      {ws.audit_dir} ({verification.reason})")
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)

@@ -32,6 +32,8 @@ from types import MappingProxyType
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import pandas as pd
 
 __all__ = [
     "ACTIVITY_TYPES",
@@ -52,6 +54,7 @@ __all__ = [
     "Column",
     "TableSpec",
     "describe",
+    "memtable",
     "table_spec",
 ]
 
@@ -611,3 +614,9 @@ def describe(name: str | None = None) -> str:
     """Plain-text documentation of table ``name``, or of every table when ``name`` is None."""
     specs = [table_spec(name)] if name is not None else list(TABLES.values())
     return "\n\n".join(_describe_table(spec) for spec in specs) + "\n"
+
+
+def memtable(name: str, frame: pd.DataFrame) -> ir.Table:
+    """A DataFrame as an Ibis table with the canonical schema of ``name``."""
+    schema = table_spec(name).schema()
+    return ibis.memtable(frame[list(schema.names)], schema=schema)

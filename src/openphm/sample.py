@@ -1,8 +1,8 @@
-"""A small, deterministic sample population for the demo and tests.
+"""A small, deterministic sample population for fast tests and benchmarks.
 
 It holds just the canonical ``person`` and ``registration`` tables the current
 stages read. Person ids are pseudonym-shaped (64 hex characters); there are no
-NHS numbers here at all. The full synthetic ICS (``openphm synth``) replaces it.
+NHS numbers here at all. The demo uses the full synthetic ICS (``openphm synth``).
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
-import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from openphm.model import table_spec
+from openphm.model import memtable
 
 PRACTICES = tuple(f"Y{n:05d}" for n in range(1, 11))
 # Share of England's population by five-year band, 0-4 ... 90+ (ONS mid-2022, rounded).
@@ -53,11 +51,6 @@ def sample_population(people: int = 2_000, seed: int = 1, on: date = date(2026, 
         }
     )
     return {
-        "person": _typed("person", person),
-        "registration": _typed("registration", registration),
+        "person": memtable("person", person),
+        "registration": memtable("registration", registration),
     }
-
-
-def _typed(name: str, frame: pd.DataFrame) -> ir.Table:
-    schema = table_spec(name).schema()
-    return ibis.memtable(frame[list(schema.names)], schema=schema)

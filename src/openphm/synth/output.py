@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 PERSON = "_person_index"
@@ -38,10 +39,23 @@ class SynthContext:
         return round((self.end - self.start).days / 365.25)
 
 
-def _csv_text(frame: pd.DataFrame, header: bool) -> str:
-    # Dates as YYYY-MM-DD, floats as pandas prints them, missing as empty: fixed
-    # formatting is what makes the same seed give the same bytes.
-    return frame.to_csv(index=False, header=header, lineterminator="\n", date_format="%Y-%m-%d")
+def _csv_bytes(frame: pd.DataFrame, header: bool) -> bytes:
+    """CSV through Arrow: dates as YYYY-MM-DD, text quoted, missing values empty.
+
+    Fixed formatting is what makes the same seed give the same bytes, and Arrow
+    writes CSV several times faster than pandas.
+    """
+    ready = frame.copy()
+    for name in ready.columns:
+        if ready[name].dtype == object:
+            ready[name] = ready[name].astype("string")
+    table = pa.Table.from_pandas(ready, preserve_index=False)
+    for i, field_ in enumerate(table.schema):
+        if pa.types.is_timestamp(field_.type):
+            table = table.set_column(i, field_.name, table.column(i).cast(pa.date32()))
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=header, quoting_style="needed"))
+    return sink.getvalue().to_pybytes()
 
 
 @dataclass
@@ -76,8 +90,8 @@ class Writer:
         first = key not in self.rows
         if first:
             path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w" if first else "a", encoding="utf-8", newline="") as fh:
-            fh.write(_csv_text(frame, header=first))
+        with open(path, "wb" if first else "ab") as fh:
+            fh.write(_csv_bytes(frame, header=first))
 
     def _write_parquet(self, key: str, frame: pd.DataFrame) -> None:
         table = pa.Table.from_pandas(frame, preserve_index=False)
