@@ -396,9 +396,15 @@ def _band(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 1)
 
 
+MAX_EVENTS_PER_YEAR = 365.0
+
+
 def _poisson_days(rng, lo: np.ndarray, hi: np.ndarray, rate: np.ndarray):
     """Events of a Poisson process with ``rate`` a year on days [lo, hi): (unit, day)."""
     span = np.maximum(hi - lo, 0)
+    # Products of frailty, conditions and propensity have long tails; nobody gets
+    # more than a contact a day from one service, however frail.
+    rate = np.minimum(rate, MAX_EVENTS_PER_YEAR)
     count = rng.poisson(rate * span / DAYS_PER_YEAR)
     unit = np.repeat(np.arange(len(lo)), count)
     day = lo[unit] + np.floor(rng.random(len(unit)) * span[unit]).astype(np.int64)
