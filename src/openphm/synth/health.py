@@ -25,6 +25,7 @@ from openphm.synth import reference
 
 DEPRIVATION_YEARS_EARLIER = 12.0
 MAX_EVER = 0.98
+CALIBRATION_SEED = 20_230_401  # fixed draws: calibration is the same for every run
 
 
 @dataclass(frozen=True)
@@ -48,26 +49,39 @@ def _onset_age(row, dep: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return row.onset_age_mean - DEPRIVATION_YEARS_EARLIER * dep + row.onset_age_sd * noise
 
 
+def _draws(row, frailty: np.ndarray, rng: np.random.Generator):
+    """A condition's liability (against which ``ever`` is judged) and onset noise.
+
+    Both lean on the shared frailty: the frail are affected more often, and younger.
+    """
+    n, rho = len(frailty), row.frailty_loading
+    liability = rho * frailty + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+    noise = -0.5 * rho * frailty + np.sqrt(1 - 0.25 * rho**2) * rng.standard_normal(n)
+    return ndtr(liability), noise
+
+
 def calibrate(sample: pd.DataFrame, on: pd.Timestamp) -> ConditionModel:
     """Lifetime risks so each condition's prevalence on ``on`` matches QOF.
 
-    Uses the expected prevalence (no random draws), so the result is smooth in
-    the lifetime risk and a bisection finds it.
+    Simulated on the sample with fixed draws (common random numbers), because the
+    frail are both more often affected and affected younger, so prevalence is not
+    the product of the two chances; a bisection on the lifetime risk finds it.
     """
     conditions = reference.conditions()
     age = _age_years(sample["date_of_birth"], on)
     dep = deprivation(sample["imd_decile"].to_numpy())
     sex = sample["sex"].to_numpy()
+    frailty = sample["frailty"].to_numpy()
+    rng = np.random.default_rng(CALIBRATION_SEED)
     lifetime = {}
     for row in conditions.itertuples(index=False):
-        reached = ndtr(
-            (age - (row.onset_age_mean - DEPRIVATION_YEARS_EARLIER * dep)) / row.onset_age_sd
-        )
-        target = row.qof_prevalence_all_ages
+        chance, noise = _draws(row, frailty, rng)
+        reached = _onset_age(row, dep, noise) <= age
         lo, hi = 0.0, 1.0
-        for _ in range(50):
+        for _ in range(40):
             mid = (lo + hi) / 2
-            if np.mean(_ever_probability(row, mid, dep, sex) * reached) < target:
+            ever = chance > 1 - _ever_probability(row, mid, dep, sex)
+            if np.mean(ever & reached) < row.qof_prevalence_all_ages:
                 lo = mid
             else:
                 hi = mid
@@ -78,24 +92,19 @@ def calibrate(sample: pd.DataFrame, on: pd.Timestamp) -> ConditionModel:
 def assign_conditions(
     cohort: pd.DataFrame, model: ConditionModel, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """Add ``onset_<condition>`` dates (NaT: not by the end of their life here).
+    """Add ``onset_<condition>`` dates (NaT: never affected in this life).
 
     An onset can fall before the period (a prevalent condition), inside it (an
-    incident one) or after it, in which case it is NaT. Onsets after death are
-    NaT too: the generator handles deaths later, so it drops those then.
+    incident one) or after it; the orchestrator drops onsets after death.
     """
-    n = len(cohort)
     dep = deprivation(cohort["imd_decile"].to_numpy())
     frailty = cohort["frailty"].to_numpy()
+    sex = cohort["sex"].to_numpy()
     dob = cohort["date_of_birth"].to_numpy()
     out = {}
     for row in model.conditions.itertuples(index=False):
-        p = _ever_probability(row, model.lifetime[row.condition], dep, cohort["sex"].to_numpy())
-        rho = row.frailty_loading
-        liability = rho * frailty + np.sqrt(1 - rho**2) * rng.standard_normal(n)
-        ever = ndtr(liability) > 1 - p  # high liability, high frailty: more often affected
-        # Within the affected, frailer people fall ill younger.
-        noise = -0.5 * rho * frailty + np.sqrt(1 - 0.25 * rho**2) * rng.standard_normal(n)
+        chance, noise = _draws(row, frailty, rng)
+        ever = chance > 1 - _ever_probability(row, model.lifetime[row.condition], dep, sex)
         onset_age = np.clip(_onset_age(row, dep, noise), 0.0, 110.0)
         onset = dob + (onset_age * 365.25 * 86400).astype("timedelta64[s]")
         out[f"onset_{row.condition}"] = np.where(ever, onset, np.datetime64("NaT"))
