@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from openphm.synth import hazard, health
+from openphm.synth import hazard, health, omop
 from openphm.synth.dirt import Columns, Dirt
 from openphm.synth.dirt import apply as apply_dirt
 from openphm.synth.geography import Geography, build_geography
@@ -122,6 +122,7 @@ def generate(
     models = _calibrate(ctx, min(people, CALIBRATION_PEOPLE), access_bias)
     writer = Writer(out)
     writer.write(_reference_tables(ctx.geography))
+    writer.write(omop.care_site(ctx.geography))
     chunks = range(0, people, chunk_people)
     for i, first in enumerate(chunks):
         numbers = pool[first : first + chunk_people]
@@ -164,6 +165,7 @@ def _chunk(
     frames = {"truth/risk": risk, "extracts/opt_outs": opt_outs}
     for name, generate_care in _generators():
         frames.update(generate_care(ctx, cohort, emergencies, _rng(ctx.seed, index, name)))
+    frames.update(omop.omop_tables(ctx, cohort, frames))  # from the clean records
     frames = _dirty(frames, dirt, _rng(ctx.seed, index, "dirt"))
     frames["truth/people"] = _truth_people(cohort, opt_outs)
     return frames

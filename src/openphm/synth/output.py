@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 PERSON = "_person_index"
 TRUTH_DIR = "truth"
+PARQUET_DIRS = ("truth/", "omop/")  # everything else is CSV, as it is delivered
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Writer:
             if PERSON in frame.columns:
                 self._record_truth(key, frame)
                 frame = frame.drop(columns=PERSON)
-            if key.startswith(TRUTH_DIR + "/"):
+            if key.startswith(PARQUET_DIRS):
                 self._write_parquet(key, frame)
             else:
                 self._write_csv(key, frame)
@@ -109,7 +110,7 @@ class Writer:
             writer.close()
         files = {}
         for key in sorted(self.rows):
-            ext = "parquet" if key.startswith(TRUTH_DIR + "/") else "csv"
+            ext = "parquet" if key.startswith(PARQUET_DIRS) else "csv"
             path = self.out / f"{key}.{ext}"
             files[f"{key}.{ext}"] = {"rows": self.rows[key], "sha256": _sha256(path)}
         manifest = {"files": files}
