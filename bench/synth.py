@@ -59,10 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(results) > 1:
         a, b = results[0], results[-1]
         per_person = (b["seconds"] / b["people"]) / (a["seconds"] / a["people"])
+        memory, scale = b["peak_mib"] / a["peak_mib"], b["people"] / a["people"]
         print(
             f"seconds per person, {b['people']:,} vs {a['people']:,}: {per_person:.2f}x; "
-            f"peak memory {b['peak_mib'] / a['peak_mib']:.2f}x for {b['people'] / a['people']:.0f}x "
-            "the people"
+            f"peak memory {memory:.2f}x for {scale:.0f}x the people"
         )
     return 0
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from openphm.synth import hazard, health, omop
+from openphm.synth.costing import CostingGenerator
 from openphm.synth.dirt import Columns, Dirt
 from openphm.synth.dirt import apply as apply_dirt
 from openphm.synth.geography import Geography, build_geography
@@ -48,6 +49,7 @@ _STREAM = {
     "community": 5,
     "dirt": 6,
     "opt_out": 7,
+    "costing": 8,
 }
 # England, 2024: about 5.4% have a national data opt-out; type 1 (GP) opt-outs
 # are rarer. Type 1 stops GP data leaving the practice for purposes beyond care.
@@ -123,12 +125,14 @@ def generate(
     writer = Writer(out)
     writer.write(_reference_tables(ctx.geography))
     writer.write(omop.care_site(ctx.geography))
+    costs = CostingGenerator(ctx, np.random.default_rng([seed, 0xC057]))
     chunks = range(0, people, chunk_people)
     for i, first in enumerate(chunks):
         numbers = pool[first : first + chunk_people]
-        writer.write(_chunk(ctx, models, i, first, numbers, access_bias, dirt))
+        writer.write(_chunk(ctx, models, i, first, numbers, access_bias, dirt, costs))
         if progress:
             progress(i + 1, len(chunks))
+    writer.write(costs.ledgers())
     manifest = writer.close()
     parameters = {"people": people, "seed": seed, "start": start.isoformat(), "years": years}
     parameters["access_bias"] = access_bias
@@ -151,7 +155,7 @@ def _calibrate(ctx: SynthContext, n: int, access_bias: bool) -> hazard.HazardMod
 
 
 def _chunk(
-    ctx, models, index: int, first: int, numbers, access_bias, dirt
+    ctx, models, index: int, first: int, numbers, access_bias, dirt, costs
 ) -> dict[str, pd.DataFrame]:
     rng = _rng(ctx.seed, index, "people")
     cohort = make_people(ctx.geography, first, numbers, ctx.start, rng, access_bias, ctx.years)
@@ -165,7 +169,9 @@ def _chunk(
     frames = {"truth/risk": risk, "extracts/opt_outs": opt_outs}
     for name, generate_care in _generators():
         frames.update(generate_care(ctx, cohort, emergencies, _rng(ctx.seed, index, name)))
-    frames.update(omop.omop_tables(ctx, cohort, frames))  # from the clean records
+    # The second format and the costing feeds come from the clean records.
+    frames.update(omop.omop_tables(ctx, cohort, frames))
+    frames.update(costs.feeds(frames, _rng(ctx.seed, index, "costing")))
     frames = _dirty(frames, dirt, _rng(ctx.seed, index, "dirt"))
     frames["truth/people"] = _truth_people(cohort, opt_outs)
     return frames
