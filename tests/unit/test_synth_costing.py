@@ -110,7 +110,7 @@ def test_feeds_have_the_documented_columns_and_unique_record_ids(world):
         expected += ["ACTIVITY_DATE", "ACTIVITY_START", "ACTIVITY_END", "COST_CENTRE", "ITEM"]
         expected += ["QUANTITY", "UNIT", "WEIGHT"]
         expected += ["COST_PENCE"] if name.endswith("pharmacy") else []
-        assert list(feed.columns) == [*expected, PERSON], name
+        assert list(feed.columns) == expected, name
         assert len(feed) > 0, name
         assert set(feed["ACTIVITY_TYPE"]) <= set(model.ACTIVITY_TYPES)
         assert set(feed["UNIT"]) <= set(model.ACTIVITY_UNITS)
@@ -378,5 +378,8 @@ def test_feeds_and_ledgers_write_through_the_writer(world, tmp_path):
     assert ward["ACTIVITY_START"].str.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$").all()
     ledger = pd.read_csv(tmp_path / "costing/ledger.csv")
     assert ledger["AMOUNT_PENCE"].sum() == ledgers["costing/ledger"]["AMOUNT_PENCE"].sum()
-    people = pd.read_parquet(tmp_path / "truth/record_person.parquet")
-    assert set(FEEDS) <= set(people["file"])
+    # Feed rows' true owners are in the feed links, not repeated in record_person.
+    assert not (tmp_path / "truth/record_person.parquet").exists()
+    links = pd.read_parquet(tmp_path / "truth/costing_feed_links.parquet")
+    assert set(FEEDS) <= set(links["FEED"])
+    assert links["person_index"].notna().all()

@@ -8,7 +8,6 @@ import pandas as pd
 from openphm.synth.costing.centres import CENTRES
 from openphm.synth.costing.common import FEED_KEYS, FEEDS, SOURCES, _np
 from openphm.synth.costing.matching import MATCH_NAMES
-from openphm.synth.output import PERSON
 
 
 def _raw(src, key, sub, provider, nhs, person, day, centre, item, qty, **more) -> dict:
@@ -69,7 +68,8 @@ def _feed_frame(feed: str, raw: dict, cost: dict, level, nhs, day, start, end):
     frame |= {"UNIT": spec[centre, 1], "WEIGHT": weight}
     if feed == "pharmacy":
         frame["COST_PENCE"] = raw["cost"]
-    frame[PERSON] = raw["person"]
+    # Who each row really belongs to is in truth/costing_feed_links, with how it
+    # should match; a _person_index column would repeat it in truth/record_person.
     frame = pd.DataFrame(frame)
     frame["ACTIVITY_DATE"] = frame["ACTIVITY_DATE"].astype("datetime64[ns]")
     sources = np.array([""] + [f for f, _ in SOURCES.values()], dtype=object)
