@@ -99,3 +99,15 @@ def calibrated(tmp_path_factory) -> pd.DataFrame:
 def test_calibration_targets_are_met_on_200k_people(calibrated):
     missed = calibrated[~calibrated["within"]]
     assert missed.empty, "\n" + calibration.render(missed)
+
+
+def test_omop_has_a_cost_for_every_visit(small):
+    visits = pd.read_parquet(small / "omop/visit_occurrence.parquet")
+    cost = pd.read_parquet(small / "omop/cost.parquet")
+    assert sorted(cost["cost_event_id"]) == sorted(visits["visit_occurrence_id"])
+    assert (cost["cost_domain_id"] == "Visit").all()
+    inpatient = visits.loc[visits["visit_concept_id"].isin([9201, 262]), "visit_occurrence_id"]
+    # Admitted care is priced per bed day, at least one: never below £500.
+    assert cost.set_index("cost_event_id").loc[inpatient, "total_cost"].min() >= 500
+    people = pd.read_parquet(small / "truth/people.parquet")
+    assert not visits.astype(str).isin(set(people["nhs_number"])).any().any()

@@ -31,6 +31,7 @@ from openphm.synth.dirt import Columns, Dirt
 from openphm.synth.dirt import apply as apply_dirt
 from openphm.synth.geography import Geography, build_geography
 from openphm.synth.identifiers import nhs_number_pool
+from openphm.synth.omop_cost import visit_costs
 from openphm.synth.output import PERSON, SynthContext, Writer
 from openphm.synth.people import make_people
 
@@ -171,6 +172,7 @@ def _chunk(
         frames.update(generate_care(ctx, cohort, emergencies, _rng(ctx.seed, index, name)))
     # The second format and the costing feeds come from the clean records.
     frames.update(omop.omop_tables(ctx, cohort, frames))
+    frames.update(visit_costs(frames["omop/visit_occurrence"]))
     frames.update(costs.feeds(frames, _rng(ctx.seed, index, "costing")))
     frames = _dirty(frames, dirt, _rng(ctx.seed, index, "dirt"))
     frames["truth/people"] = _truth_people(cohort, opt_outs)
