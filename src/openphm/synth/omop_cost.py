@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from openphm.synth.omop import ID_BLOCK, SOURCE
 
@@ -71,26 +72,28 @@ def _type(column: str) -> pa.DataType:
 
 
 def visit_costs(visits: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    ids = visits["visit_occurrence_id"].to_numpy(np.int64)
-    source_of = {number: key for key, number in SOURCE.items()}
-    source = pd.Series(ids // ID_BLOCK).map(source_of)
-    price = source.map(POUNDS).fillna(0.0).to_numpy()
-    start = pd.to_datetime(visits["visit_start_date"].astype("datetime64[ns]"))
-    end = pd.to_datetime(visits["visit_end_date"].astype("datetime64[ns]"))
-    days = np.maximum((end - start).dt.days.fillna(0).to_numpy(), 1)
-    admitted = (source == "extracts/hes_apc").to_numpy()
+    table = pa.Table.from_pandas(visits, preserve_index=False)
+    ids = table.column("visit_occurrence_id").to_numpy()
+    price_of = np.zeros(max(SOURCE.values()) + 1)
+    for key, number in SOURCE.items():
+        price_of[number] = POUNDS.get(key, 0.0)
+    source = ids // ID_BLOCK
+    price = price_of[source]
+    days = pc.days_between(table.column("visit_start_date"), table.column("visit_end_date"))
+    days = np.maximum(pc.fill_null(days, 0).to_numpy(), 1)
+    admitted = source == SOURCE["extracts/hes_apc"]
+    concept = table.column("visit_concept_id").to_numpy()
     total = np.where(admitted, price * days, price)
-    concept = visits["visit_concept_id"].to_numpy()
     total = total + np.where(admitted & (concept == ER_AND_INPATIENT), ED_PART_OF_ADMISSION, 0.0)
-    n = len(visits)
+    n = len(ids)
     data = {c: pa.nulls(n, _type(c)) for c in COLUMNS}
     data |= {
         "cost_id": pa.array(ids),
         "cost_event_id": pa.array(ids),
-        "cost_domain_id": pa.array(["Visit"] * n, pa.string()),
+        "cost_domain_id": pa.array(np.full(n, "Visit", dtype=object), pa.string()),
         "cost_type_concept_id": pa.array(np.zeros(n, np.int32)),
         "currency_concept_id": pa.array(np.zeros(n, np.int32)),
         "total_cost": pa.array(np.round(total, 2)),
     }
-    table = pa.table({c: data[c] for c in COLUMNS})
-    return {"omop/cost": table.to_pandas(types_mapper=pd.ArrowDtype)}
+    cost = pa.table({c: data[c] for c in COLUMNS})
+    return {"omop/cost": cost.to_pandas(types_mapper=pd.ArrowDtype)}
