@@ -113,7 +113,7 @@ def assert_spec(result: ir.Table, expected: str) -> None:
     )
 
 
-def run_spec(
+def assert_transform(
     con,
     transform: Callable[..., ir.Table],
     inputs: Mapping[str, str],

@@ -3,7 +3,7 @@
 from datetime import date
 
 from openphm.measure.population import population_by_practice, registered_on
-from tests.spec.harness import run_spec
+from tests.spec.harness import assert_transform
 
 INDEX = date(2026, 3, 31)
 
@@ -40,7 +40,7 @@ def test_counted_once_if_alive_and_registered_on_the_index_date(con):
     # Death on the index date removes a person; a registration ending on it counts;
     # an overlapping move goes to the most recent start, and an exact tie to the
     # lower practice code; age is in completed years with the birthday on the 1st.
-    run_spec(
+    assert_transform(
         con,
         lambda person, registration: registered_on(person, registration, INDEX),
         {"person": PERSON, "registration": REGISTRATION},
@@ -55,7 +55,7 @@ def test_counted_once_if_alive_and_registered_on_the_index_date(con):
 
 
 def test_population_is_counted_by_practice_age_band_and_sex(con):
-    run_spec(
+    assert_transform(
         con,
         lambda person, registration: population_by_practice(
             registered_on(person, registration, INDEX)

@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 
 from openphm.codes import is_valid_sctid
-from openphm.synth import community, hazard, health, reference
-from openphm.synth.geography import build_geography
-from openphm.synth.output import PERSON, SynthContext
-from openphm.synth.people import make_people
+from openphm.synth import community, health, reference
+from openphm.synth.output import PERSON
+from tests.unit.synth_world import cohort_world
 
 PEOPLE = 20_000
 YEARS = 3
@@ -21,23 +20,7 @@ START = pd.Timestamp("2023-04-01")
 
 
 def _cohort():
-    # The geography is sized for more people than the cohort so each place has several
-    # practices, and people have somewhere to move to.
-    ctx = SynthContext(
-        START, START + pd.DateOffset(years=YEARS), build_geography(10 * PEOPLE, 11), 11
-    )
-    numbers = np.array([f"{9_990_000_000 + i}" for i in range(PEOPLE)])  # format only
-    cohort = make_people(
-        ctx.geography, 0, numbers, START, np.random.default_rng(1), True, ctx.years
-    )
-    conditions = health.calibrate(cohort, ctx.end - pd.Timedelta(days=1))
-    cohort = health.assign_conditions(cohort, conditions, np.random.default_rng(2))
-    model = hazard.calibrate(cohort, conditions, START, YEARS, np.random.default_rng(5))
-    emergencies, _, death = hazard.simulate(cohort, model, START, YEARS, np.random.default_rng(3))
-    cohort["date_of_death"] = death
-    for col in [c for c in cohort.columns if c.startswith("onset_")]:
-        cohort[col] = cohort[col].where(death.isna() | (cohort[col] <= death))
-    return ctx, cohort, emergencies
+    return cohort_world(PEOPLE, 11)
 
 
 DATE_COLUMNS = {

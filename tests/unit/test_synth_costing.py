@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 
 from openphm import codes, model
-from openphm.synth import community, costing, hazard, health, hospital, reference
-from openphm.synth.geography import build_geography
-from openphm.synth.output import PERSON, SynthContext
-from openphm.synth.people import make_people
+from openphm.synth import costing, reference
+from openphm.synth.output import PERSON
+from tests.unit.synth_world import clean_frames, cohort_world
 
 PEOPLE = 5_000
 YEARS = 3
@@ -23,26 +22,9 @@ ACUTE = ("RZ1", "RZ2")
 
 
 def _world(people: int, seed: int):
-    """One chunk's clean frames, built the way ``openphm.synth._chunk`` builds them."""
-    ctx = SynthContext(
-        START, START + pd.DateOffset(years=YEARS), build_geography(people, seed), seed
-    )
-    numbers = codes.digit_strings(codes.synthetic_nhs_pool()[:people], 10)
-    cohort = make_people(
-        ctx.geography, 0, numbers, START, np.random.default_rng([seed, 1]), birth_years=YEARS
-    )
-    conditions = health.calibrate(cohort, ctx.end - pd.Timedelta(days=1))
-    cohort = health.assign_conditions(cohort, conditions, np.random.default_rng([seed, 2]))
-    models = hazard.calibrate(cohort, conditions, START, YEARS, np.random.default_rng([seed, 3]))
-    emergencies, _, death = hazard.simulate(
-        cohort, models, START, YEARS, np.random.default_rng([seed, 4])
-    )
-    cohort["date_of_death"] = death
-    for col in [c for c in cohort.columns if c.startswith("onset_")]:
-        cohort[col] = cohort[col].where(death.isna() | (cohort[col] <= death))
-    frames = hospital.generate(ctx, cohort, emergencies, np.random.default_rng([seed, 5]))
-    frames |= community.generate(ctx, cohort, emergencies, np.random.default_rng([seed, 6]))
-    return ctx, frames
+    """One chunk's clean frames, built the way ``openphm.synth`` builds them."""
+    ctx, cohort, emergencies = cohort_world(people, seed)
+    return ctx, clean_frames(ctx, cohort, emergencies, seed)
 
 
 def _costing(ctx, frames, seed: int = 8):

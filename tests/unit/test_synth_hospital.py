@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 
 from openphm import codes
-from openphm.synth import hazard, health, hospital, reference
-from openphm.synth.geography import build_geography
-from openphm.synth.output import PERSON, SynthContext
-from openphm.synth.people import make_people
+from openphm.synth import hospital, reference
+from openphm.synth.output import PERSON
+from tests.unit.synth_world import cohort_world
 
 PEOPLE = 20_000
 YEARS = 3
@@ -22,21 +21,7 @@ NULL = pd.Timestamp("1800-01-01")
 
 
 def _world():
-    ctx = SynthContext(
-        START, START + pd.DateOffset(years=YEARS), build_geography(10 * PEOPLE, 7), 7
-    )
-    numbers = np.array([f"{9_990_000_000 + i}" for i in range(PEOPLE)])  # format only
-    cohort = make_people(
-        ctx.geography, 0, numbers, START, np.random.default_rng(1), birth_years=YEARS
-    )
-    conditions = health.calibrate(cohort, ctx.end - pd.Timedelta(days=1))
-    cohort = health.assign_conditions(cohort, conditions, np.random.default_rng(2))
-    model = hazard.calibrate(cohort, conditions, START, YEARS, np.random.default_rng(5))
-    emergencies, _, death = hazard.simulate(cohort, model, START, YEARS, np.random.default_rng(3))
-    cohort["date_of_death"] = death
-    for col in [c for c in cohort.columns if c.startswith("onset_")]:
-        cohort[col] = cohort[col].where(death.isna() | (cohort[col] <= death))
-    return ctx, cohort, emergencies
+    return cohort_world(PEOPLE, 7)
 
 
 @pytest.fixture(scope="module")

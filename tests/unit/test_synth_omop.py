@@ -12,15 +12,13 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from openphm.synth import community, hazard, health, hospital, omop
-from openphm.synth.geography import build_geography
+from openphm.synth import omop
 from openphm.synth.output import SynthContext
-from openphm.synth.people import make_people
+from tests.unit.synth_world import clean_frames, cohort_world, context
 
 PEOPLE = 10_000
 YEARS = 3
 START = pd.Timestamp("2023-04-01")
-NHS_BASE = 9_990_000_000  # test NHS numbers: format only
 
 # The CDM v5.4 fields of each table, in specification order, and the required ones.
 CDM = {
@@ -100,27 +98,13 @@ INPATIENT_VISITS = {9201, 262}
 
 
 def _context() -> SynthContext:
-    # Sized for more people than the chunk, so places have several practices.
-    return SynthContext(
-        START, START + pd.DateOffset(years=YEARS), build_geography(10 * PEOPLE, 7), 7
-    )
+    return context(PEOPLE, 7)
 
 
 def _chunk(ctx: SynthContext, first: int, n: int, seed: int):
-    """A chunk's cohort and clean frames, as ``synth._chunk`` makes them before the dirt."""
-    numbers = np.array([f"{NHS_BASE + first + i}" for i in range(n)])
-    rng = [np.random.default_rng([seed, k]) for k in range(6)]
-    cohort = make_people(ctx.geography, first, numbers, START, rng[0], True, ctx.years)
-    conditions = health.calibrate(cohort, ctx.end - pd.Timedelta(days=1))
-    cohort = health.assign_conditions(cohort, conditions, rng[1])
-    model = hazard.calibrate(cohort, conditions, START, YEARS, rng[2])
-    emergencies, _, death = hazard.simulate(cohort, model, START, YEARS, rng[3])
-    cohort["date_of_death"] = death
-    for col in [c for c in cohort.columns if c.startswith("onset_")]:
-        cohort[col] = cohort[col].where(death.isna() | (cohort[col] <= death))
-    frames = hospital.generate(ctx, cohort, emergencies, rng[4])
-    frames.update(community.generate(ctx, cohort, emergencies, rng[5]))
-    return cohort, frames
+    """A chunk's cohort and clean frames, as ``openphm.synth`` makes them before the dirt."""
+    _, cohort, emergencies = cohort_world(n, seed, ctx=ctx, chunk=first // n)
+    return cohort, clean_frames(ctx, cohort, emergencies, seed)
 
 
 @pytest.fixture(scope="module")

@@ -122,7 +122,7 @@ def generate(
         period_start, period_start + pd.DateOffset(years=years), build_geography(people, seed), seed
     )
     pool = nhs_number_pool(people, np.random.default_rng([seed, 0x999]))
-    models = _calibrate(ctx, min(people, CALIBRATION_PEOPLE), access_bias)
+    models = calibrate_models(ctx, min(people, CALIBRATION_PEOPLE), access_bias)
     writer = Writer(out)
     writer.write(_reference_tables(ctx.geography))
     writer.write(omop.care_site(ctx.geography))
@@ -142,7 +142,9 @@ def generate(
     return SynthResult(out, people, seed, rows)
 
 
-def _calibrate(ctx: SynthContext, n: int, access_bias: bool) -> hazard.HazardModel:
+def calibrate_models(
+    ctx: SynthContext, n: int = CALIBRATION_PEOPLE, access_bias: bool = True
+) -> hazard.HazardModel:
     """Condition lifetime risks and hazard normalisers from a calibration sample."""
     rng = _rng(ctx.seed, _CALIBRATION_CHUNK, "people")
     numbers = np.zeros(n, dtype="U10")
@@ -155,9 +157,16 @@ def _calibrate(ctx: SynthContext, n: int, access_bias: bool) -> hazard.HazardMod
     return hazard.calibrate(sample, conditions, ctx.start, ctx.years, hazard_rng)
 
 
-def _chunk(
-    ctx, models, index: int, first: int, numbers, access_bias, dirt, costs
-) -> dict[str, pd.DataFrame]:
+def build_cohort(
+    ctx: SynthContext,
+    models: hazard.HazardModel,
+    index: int,
+    first: int,
+    numbers: np.ndarray,
+    access_bias: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Chunk ``index``'s people with their conditions and deaths: the cohort every
+    care generator reads, its emergency admissions, and the risk truth."""
     rng = _rng(ctx.seed, index, "people")
     cohort = make_people(ctx.geography, first, numbers, ctx.start, rng, access_bias, ctx.years)
     cohort = health.assign_conditions(cohort, models.conditions, _rng(ctx.seed, index, "health"))
@@ -165,7 +174,13 @@ def _chunk(
         cohort, models, ctx.start, ctx.years, _rng(ctx.seed, index, "hazard")
     )
     cohort["date_of_death"] = death
-    cohort = _no_onset_after_death(cohort)
+    return _no_onset_after_death(cohort), emergencies, risk
+
+
+def _chunk(
+    ctx, models, index: int, first: int, numbers, access_bias, dirt, costs
+) -> dict[str, pd.DataFrame]:
+    cohort, emergencies, risk = build_cohort(ctx, models, index, first, numbers, access_bias)
     opt_outs = _opt_outs(cohort, ctx, _rng(ctx.seed, index, "opt_out"))
     frames = {"truth/risk": risk, "extracts/opt_outs": opt_outs}
     for name, generate_care in _generators():

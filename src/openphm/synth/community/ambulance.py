@@ -38,6 +38,8 @@ _HOUR_WEIGHTS = np.array(
 
 
 def _times(rng, n: int) -> np.ndarray:
+    if n == 0:  # NumPy cannot size the text of no numbers
+        return np.empty(0, dtype=object)
     hour = rng.choice(24, size=n, p=_HOUR_WEIGHTS / _HOUR_WEIGHTS.sum())
     seconds = hour * 3600 + rng.integers(0, 3600, n)
     hh = np.char.zfill((seconds // 3600).astype(str), 2)
