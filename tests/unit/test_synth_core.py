@@ -121,7 +121,7 @@ def test_dirt_changes_exactly_what_it_logs():
     rates = Dirt(
         invalid_nhs_number=0.05, impossible_date=0.05, end_before_start=0.05, duplicate_row=0.05
     )
-    dirty, logs = apply("x", frame, cols, rates, np.random.default_rng(8))
+    dirty, logs = apply("x", frame.copy(), cols, rates, np.random.default_rng(8))  # in place
     log = pd.concat(logs)
     kinds = log["kind"].value_counts()
     assert len(dirty) == len(frame) + kinds["duplicate_row"]
@@ -131,5 +131,5 @@ def test_dirt_changes_exactly_what_it_logs():
         dirty.drop_duplicates("KEY").set_index("KEY")["NHS"] != frame.set_index("KEY")["NHS"]
     )
     assert changed_nhs.sum() == len(bad)
-    clean, nothing = apply("x", frame, cols, Dirt.none(), np.random.default_rng(8))
+    clean, nothing = apply("x", frame.copy(), cols, Dirt.none(), np.random.default_rng(8))
     assert sum(len(x) for x in nothing) == 0 and len(clean) == len(frame)

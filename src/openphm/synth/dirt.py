@@ -76,8 +76,11 @@ def _pick(rng: np.random.Generator, n: int, rate: float, eligible: np.ndarray | 
 def apply(
     key: str, frame: pd.DataFrame, cols: Columns, dirt: Dirt, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """Return the dirty frame and the log of what was changed."""
-    frame = frame.copy()
+    """Return the dirty frame and the log of what was changed.
+
+    The frame is changed in place: by now the OMOP tables and costing feeds have
+    been built from the clean records, and nothing else reads them.
+    """
     logs: list[pd.DataFrame] = []
     n = len(frame)
 

@@ -46,17 +46,26 @@ def _csv_bytes(frame: pd.DataFrame, header: bool) -> bytes:
     Fixed formatting is what makes the same seed give the same bytes, and Arrow
     writes CSV several times faster than pandas.
     """
-    ready = frame.copy()
-    for name in ready.columns:
-        if ready[name].dtype == object:
-            ready[name] = ready[name].astype("string")
-    table = pa.Table.from_pandas(ready, preserve_index=False)
-    for i, field_ in enumerate(table.schema):
-        if pa.types.is_timestamp(field_.type):
-            table = table.set_column(i, field_.name, table.column(i).cast(pa.date32()))
+    columns = {}
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype == object:
+            columns[name] = _text(column)
+        else:
+            array = pa.array(column, from_pandas=True)
+            columns[name] = array.cast(pa.date32()) if pa.types.is_timestamp(array.type) else array
+    table = pa.table(columns)
     sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=header, quoting_style="needed"))
     return sink.getvalue().to_pybytes()
+
+
+def _text(column: pd.Series) -> pa.Array:
+    """Object columns as text; mixed ones (a dirty date among dates) via pandas."""
+    try:
+        return pa.array(column, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array(column.astype("string"), type=pa.string(), from_pandas=True)
 
 
 @dataclass
