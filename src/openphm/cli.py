@@ -114,7 +114,6 @@ def demo(
     fresh: Annotated[bool, typer.Option(help="start from an empty workspace")] = True,
 ) -> None:
     """Generate a synthetic ICS, make a workspace from it, run every stage, show the outputs."""
-    from openphm import synth as synthetic
     from openphm.synth.canonical import from_truth
 
     started = time.perf_counter()
@@ -123,14 +122,7 @@ def demo(
             _remove_old_demo(directory)
         ws = Workspace.init(directory, name="openphm-demo")
         sources = ws.root / "sources"
-        with Progress(TextColumn("{task.description}"), BarColumn(), console=console) as bar:
-            task = bar.add_task(f"synthetic ICS of {people:,} people", total=None)
-            synthetic.generate(
-                sources,
-                people=people,
-                seed=seed,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+        _generate(sources, people=people, seed=seed)
         try:
             # Until ingest and link land, the people come from the generator's truth.
             loaded = load_sources(ws, from_truth(sources, seed), source="synth")
@@ -162,6 +154,21 @@ def _remove_old_demo(directory: Path) -> None:
     shutil.rmtree(directory)
 
 
+def _generate(out: Path, people: int, **options):
+    """``openphm.synth.generate`` with a bar that fills chunk by chunk."""
+    from openphm import synth as synthetic
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"synthetic ICS of {people:,} people", total=None)
+        return synthetic.generate(
+            out,
+            people=people,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            **options,
+        )
+
+
 @app.command()
 def synth(
     out: Annotated[Path, typer.Option(help="folder to write the ICS into")] = Path("synth"),
@@ -172,21 +179,10 @@ def synth(
     report: Annotated[bool, typer.Option(help="print achieved against target")] = False,
 ) -> None:
     """Generate a synthetic integrated care system (extracts, ledgers and the truth)."""
-    from openphm import synth as synthetic
     from openphm.synth import calibration
 
     started = time.perf_counter()
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"generating {people:,} people", total=None)
-        result = synthetic.generate(
-            out,
-            people=people,
-            seed=seed,
-            years=years,
-            access_bias=access_bias,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
+    result = _generate(out, people=people, seed=seed, years=years, access_bias=access_bias)
     console.print(
         f"{people:,} people in {time.perf_counter() - started:.1f} s -> {result.out}",
         markup=False,

@@ -120,11 +120,11 @@ def close(con: BaseBackend) -> None:
 # --- storage ---------------------------------------------------------------
 
 
-def write_table(con: BaseBackend, name: str, obj: ir.Table | Any, schema: Any = None) -> None:
+def write_table(con: BaseBackend, name: str, obj: ir.Table | Any) -> None:
     """Create or replace a physical table from an expression or a DataFrame."""
     if engine_name(con) == "spark":
         _adopt_spark_files(con, name)
-    con.create_table(name, obj=obj, schema=schema, overwrite=True)
+    con.create_table(name, obj=obj, overwrite=True)
 
 
 def scratch_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:

@@ -121,7 +121,8 @@ def _audit(ws: Workspace, action: str, inputs: list, outputs: list, **extra: Any
 def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
     started = time.perf_counter()
     with workspace_lock(ws):
-        missing = [t for t in stage.inputs if not ws.has(t)]
+        catalog = ws.catalog()
+        missing = [t for t in stage.inputs if t not in catalog]
         if missing:
             raise StageError(
                 f"stage {stage.name!r} needs table(s) {missing}, which the workspace does not "

@@ -72,8 +72,8 @@ from openphm.workspace import Workspace
 
 ws = Workspace(sys.argv[1])
 real = engine.write_table
-def slow(con, name, obj, schema=None):
-    real(con, name, obj, schema)
+def slow(con, name, obj):
+    real(con, name, obj)
     Path(sys.argv[2]).write_text(name)  # tell the parent one table is written
     time.sleep(60)
 engine.write_table = slow

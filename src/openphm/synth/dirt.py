@@ -6,11 +6,12 @@ what was done. Rates are configurable; ``Dirt.none()`` gives clean files.
 
 Kinds:
 - ``invalid_nhs_number``: a wrong Modulus 11 check digit;
-- ``missing_nhs_number``: blanked, leaving date of birth, sex and postcode to link on;
 - ``impossible_date``: a date that does not exist ('2024-02-30');
 - ``end_before_start``: an end date moved before its start date;
 - ``unknown_code``: a diagnosis or SNOMED code that is well-formed-looking but invalid;
-- ``demographic_typo``: a postcode or date-of-birth typo on a record without an NHS number;
+- ``demographic_typo``: a postcode or date-of-birth typo on a record without an NHS number
+  (the ambulance and social care generators leave some records without one, as
+  real ones arrive);
 - ``duplicate_row``: a record delivered twice.
 """
 
@@ -35,13 +36,11 @@ class Columns:
     snomed: str | None = None
     dob: str | None = None
     postcode: str | None = None
-    missing_nhs_ok: bool = False  # settings whose records really arrive without one
 
 
 @dataclass(frozen=True)
 class Dirt:
     invalid_nhs_number: float = 0.002
-    missing_nhs_number: float = 0.01  # on settings that really lose it; see Columns
     impossible_date: float = 0.0005
     end_before_start: float = 0.0005
     unknown_code: float = 0.001
@@ -50,7 +49,7 @@ class Dirt:
 
     @classmethod
     def none(cls) -> Dirt:
-        return cls(0, 0, 0, 0, 0, 0, 0)
+        return cls(0, 0, 0, 0, 0, 0)
 
 
 def _log(key, frame, rows, column, kind, before, after) -> pd.DataFrame:
@@ -99,9 +98,6 @@ def apply(
         rows = _pick(rng, n, dirt.invalid_nhs_number, present)
         values = [codes.corrupt_nhs_number(v, rng) for v in frame[cols.nhs].iloc[rows]]
         change(rows, cols.nhs, "invalid_nhs_number", values)
-        if cols.missing_nhs_ok:
-            rows = _pick(rng, n, dirt.missing_nhs_number, present)
-            change(rows, cols.nhs, "missing_nhs_number", [""] * len(rows))
         missing = frame[cols.nhs].fillna("").astype(str).str.len().to_numpy() != 10
         for column in (cols.postcode, cols.dob):
             if column:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from openphm.synth.health import ConditionModel, age_years, has_condition
+from openphm.synth.health import ConditionModel, age_years, condition_count, has_condition
 
 # Emergency admissions per 1,000 people a year by age (HES 2022-23; 1-14 read
 # off the same tables). The upper bound of each band is exclusive.
@@ -96,10 +96,7 @@ def emergency_rate(cohort: pd.DataFrame, hazard: HazardModel, on: pd.Timestamp) 
 
 def death_rate(cohort: pd.DataFrame, hazard: HazardModel, on: pd.Timestamp) -> np.ndarray:
     age = age_years(cohort, on)
-    n_conditions = sum(
-        has_condition(cohort, row.condition, on).astype(float)
-        for row in hazard.conditions.conditions.itertuples(index=False)
-    )
+    n_conditions = condition_count(cohort, list(hazard.conditions.conditions["condition"]), on)
     return (
         GOMPERTZ_A
         * np.exp(GOMPERTZ_B * age)
