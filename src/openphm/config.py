@@ -136,8 +136,46 @@ class MeasureOptions(_Strict):
     index_date: date = date(2026, 3, 31)
 
 
+class IngestOptions(_Strict):
+    # Dates after this are implausible (quarantined); unset means the day of the run.
+    extract_date: date | None = None
+    earliest_date: date = date(1900, 1, 1)
+
+
+class LinkOptions(_Strict):
+    # Splink match probability at or above which a record without an NHS number is linked,
+    # and the lower edge of the band of near misses sent to clerical review.
+    match_threshold: float = Field(default=0.9, gt=0, lt=1)
+    clerical_threshold: float = Field(default=0.5, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _band(self) -> LinkOptions:
+        if self.clerical_threshold >= self.match_threshold:
+            raise ValueError("clerical_threshold must be below match_threshold")
+        return self
+
+
 class StageOptions(_Strict):
+    ingest: IngestOptions = IngestOptions()
+    link: LinkOptions = LinkOptions()
     measure: MeasureOptions = MeasureOptions()
+
+
+class Source(_Strict):
+    """One delivered file: where it is and which layout it follows."""
+
+    path: Path  # relative to the workspace folder
+    layout: str
+    encoding: str = "utf-8"  # e.g. cp1252 for files from older systems
+
+    @field_validator("layout")
+    @classmethod
+    def _known_layout(cls, layout: str) -> str:
+        from openphm.ingest.layouts import LAYOUTS
+
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout; the layouts are: {', '.join(sorted(LAYOUTS))}")
+        return layout
 
 
 class Config(_Strict):
@@ -147,6 +185,7 @@ class Config(_Strict):
     pseudonymisation: Pseudonymisation
     disclosure: DisclosurePolicy = DisclosurePolicy()
     stages: StageOptions = StageOptions()
+    sources: dict[str, Source] = Field(default_factory=dict)
 
 
 def load_config(path: Path) -> Config:
@@ -215,6 +254,16 @@ rounding_multiple = 5
 
 [stages.measure]
 index_date = "2026-03-31"
+
+[stages.link]
+match_threshold = 0.9     # Splink match probability to link a record without an NHS number
+clerical_threshold = 0.5  # near misses from here up are exported for clerical review
+
+# The delivered files: [sources.NAME] with a path (relative to this folder) and a layout
+# (openphm layouts lists them). For example:
+# [sources.hes_apc]
+# path = "sources/extracts/hes_apc.csv"
+# layout = "hes_apc"
 """
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "EMERGENCY_ADMISSION_METHODS",
     "ETHNIC_CATEGORIES",
     "GP_EVENT_CODE_SYSTEMS",
+    "LINK_METHODS",
     "ORGANISATION_KINDS",
     "PROCEDURE_CODE_SYSTEMS",
     "SETTINGS",
@@ -214,6 +215,15 @@ ACTIVITY_TYPES: Mapping[str, str] = _frozen(
     }
 )
 
+#: How a record's person_id was found at linkage.
+LINK_METHODS: Mapping[str, str] = _frozen(
+    {
+        "nhs_number": "HMAC of a valid NHS number",
+        "probabilistic": "Splink match on date of birth, sex and postcode",
+        "unlinked": "No person found: a pseudonym of the record itself, in no person row",
+    }
+)
+
 #: Units an activity quantity is measured in.
 ACTIVITY_UNITS: Mapping[str, str] = _frozen(
     {
@@ -374,7 +384,12 @@ _TABLE_LIST: tuple[TableSpec, ...] = (
                 "NHS ETHNIC CATEGORY (2001 census categories)",
                 allowed=ETHNIC_CATEGORIES,
             ),
-            _c("lsoa_code", "string", "Lower layer super output area (2021) of residence"),
+            _c(
+                "lsoa_code",
+                "string",
+                "Lower layer super output area (2021) of residence; null if not known",
+                nullable=True,
+            ),
             _c(
                 "date_of_death",
                 "date",
@@ -441,6 +456,35 @@ _TABLE_LIST: tuple[TableSpec, ...] = (
                 "Healthcare Resource Group code; null if not grouped",
                 nullable=True,
             ),
+            _c(
+                "cip_spell_id",
+                "string",
+                "Continuous inpatient spell (transfers between providers joined); apc only",
+                nullable=True,
+            ),
+            _c(
+                "attended",
+                "boolean",
+                "Whether the patient was seen; null where the source does not say",
+                nullable=True,
+            ),
+            _c("link_method", "string", "How person_id was assigned", allowed=LINK_METHODS),
+            _c("source", "string", "Configured source the record came from"),
+        ),
+    ),
+    TableSpec(
+        "episode",
+        "consultant episode of a hospital spell",
+        "The episodes (periods under one consultant) that make up each admitted spell.",
+        (
+            _c("episode_id", "string", "Identifier of the episode (the source episode key)"),
+            _c("encounter_id", "string", "The spell the episode belongs to"),
+            _c("person_id", "string", _PERSON_ID),
+            _c("episode_order", "int16", "Order of the episode within its spell; 1 = first"),
+            _c("start_date", "date", "First day of the episode"),
+            _c("end_date", "date", "Last day of the episode; null if ongoing", nullable=True),
+            _c("main_specialty", "string", "NHS MAIN SPECIALTY CODE", nullable=True),
+            _c("treatment_function", "string", "NHS TREATMENT FUNCTION CODE", nullable=True),
         ),
     ),
     TableSpec(
@@ -452,7 +496,8 @@ _TABLE_LIST: tuple[TableSpec, ...] = (
             _c("person_id", "string", _PERSON_ID),
             _c("position", "int16", "Position of the diagnosis on the encounter; 1 = primary"),
             _c("code_system", "string", "Code system of code", allowed=DIAGNOSIS_CODE_SYSTEMS),
-            _c("code", "string", "Diagnosis code as recorded in code_system"),
+            _c("code", "string", "Diagnosis code in code_system (dots and HES filler removed)"),
+            _c("episode_id", "string", "Episode the code was recorded on (apc)", nullable=True),
         ),
     ),
     TableSpec(
@@ -471,6 +516,7 @@ _TABLE_LIST: tuple[TableSpec, ...] = (
                 "Date of the procedure; null if not recorded",
                 nullable=True,
             ),
+            _c("episode_id", "string", "Episode the code was recorded on (apc)", nullable=True),
         ),
     ),
     TableSpec(
@@ -488,6 +534,8 @@ _TABLE_LIST: tuple[TableSpec, ...] = (
                 "Numeric value in the unit recorded; null if none",
                 nullable=True,
             ),
+            _c("unit", "string", "Unit of value; null if none", nullable=True),
+            _c("practice_code", "string", "Practice that recorded it", nullable=True),
         ),
     ),
     TableSpec(
@@ -512,6 +560,20 @@ _TABLE_LIST: tuple[TableSpec, ...] = (
                 "Relative weight of one unit within its activity type (default 1)",
             ),
             _c("activity_date", "date", "Date the resource was used"),
+            _c("person_id", "string", _PERSON_ID),
+            _c(
+                "source_key_type",
+                "string",
+                "Kind of source record key the feed gives (epikey, attendkey...)",
+                nullable=True,
+            ),
+            _c("source_key", "string", "Source record key the feed gives", nullable=True),
+            _c("start_time", "timestamp", "When the use began, if recorded", nullable=True),
+            _c("end_time", "timestamp", "When the use ended, if recorded", nullable=True),
+            _c("cost_centre", "string", "Cost centre the feed assigns", nullable=True),
+            _c("item", "string", "What was used (test, drug, minute of ...)", nullable=True),
+            _c("cost_pence", "int64", "Actual cost where the feed gives one", nullable=True),
+            _c("source", "string", "Configured source the record came from"),
         ),
     ),
     TableSpec(
@@ -531,6 +593,25 @@ _TABLE_LIST: tuple[TableSpec, ...] = (
                 allowed=ACTIVITY_TYPES,
             ),
             _c("amount_pence", "int64", "Amount in integer pence (never floating point)"),
+            _c("financial_year", "string", "Financial year, as 2024/25"),
+            _c(
+                "cost_centre_type",
+                "string",
+                "patient_facing, support, non_patient_care or income",
+                nullable=True,
+            ),
+        ),
+    ),
+    TableSpec(
+        "overhead_basis",
+        "cost centre and apportionment basis",
+        "Quantities (floor area, staff, devices) by which overheads are apportioned.",
+        (
+            _c("provider_code", "string", _PROVIDER_CODE),
+            _c("financial_year", "string", "Financial year, as 2024/25"),
+            _c("cost_centre", "string", "Cost centre code in the provider ledger"),
+            _c("basis", "string", "Apportionment basis (for example floor_area_m2)"),
+            _c("value", "float64", "Quantity of the basis held by the cost centre"),
         ),
     ),
     TableSpec(
@@ -578,6 +659,16 @@ _TABLE_LIST: tuple[TableSpec, ...] = (
             ),
             _c("sex", "string", "NHS PERSON STATED GENDER CODE", allowed=SEX_CODES),
             _c("population", "int64", "Number of people in the LSOA, age band and sex"),
+        ),
+    ),
+    TableSpec(
+        "lsoa",
+        "LSOA",
+        "Each LSOA's place (sub-ICB location) and deprivation.",
+        (
+            _c("lsoa_code", "string", "Lower layer super output area (2021) code"),
+            _c("place_code", "string", "Code of the place (sub-ICB location) it lies in"),
+            _c("imd_decile", "int8", "Index of Multiple Deprivation decile; 1 = most deprived"),
         ),
     ),
 )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import fcntl
 import getpass
+import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 import openphm
 from openphm import engine
@@ -37,6 +41,7 @@ class StageError(RuntimeError):
 class StageInput:
     tables: Mapping[str, ir.Table]
     config: Config
+    workspace: Workspace | None = None  # for stages that read files (ingest)
 
 
 @dataclass
@@ -44,6 +49,12 @@ class StageOutput:
     tables: dict[str, Any] = field(default_factory=dict)
     published: list[GatedTable] = field(default_factory=list)
     rows_quarantined: int = 0
+    rows_read: int | None = None  # rows read from files, for stages whose inputs are files
+    # Row-level files for the restricted quarantine/ folder (bad rows, clerical review),
+    # never published: name -> table.
+    restricted: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)  # for the audit record and summary
+    cleanup: list[Path] = field(default_factory=list)  # scratch removed after the commit
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,9 @@ class Stage:
     outputs: tuple[str, ...]
     build: Callable[[StageInput], StageOutput]
     publishes: bool = False
+    # Inputs that must not outlive this stage (raw identifiers): dropped at its commit.
+    consumes: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()  # inputs read when the workspace has them
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,7 @@ class StageSummary:
     rows_quarantined: int
     seconds: float
     published: tuple[Path, ...] = ()
+    counts: Mapping[str, Any] = field(default_factory=dict)
 
 
 def code_version() -> str:
@@ -128,35 +143,61 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
                 f"stage {stage.name!r} needs table(s) {missing}, which the workspace does not "
                 "hold yet; run the stages before it (openphm run) or load the sources"
             )
-        inputs = {t: ws.table(t) for t in stage.inputs}
-        result = stage.build(StageInput(inputs, ws.config))
-        if set(result.tables) != set(stage.outputs):
-            raise StageError(
-                f"stage {stage.name!r} declared outputs {sorted(stage.outputs)} "
-                f"but built {sorted(result.tables)}"
-            )
-        ws.commit(result.tables)
+        present = [t for t in stage.optional if t in catalog]
+        inputs = {t: ws.table(t) for t in (*stage.inputs, *present)}
+        in_desc = _describe(inputs)
+        result = stage.build(StageInput(inputs, ws.config, ws))
+        try:
+            if set(result.tables) != set(stage.outputs):
+                raise StageError(
+                    f"stage {stage.name!r} declared outputs {sorted(stage.outputs)} "
+                    f"but built {sorted(result.tables)}"
+                )
+            restricted = [
+                write_restricted(ws, stage.name, n, t) for n, t in result.restricted.items()
+            ]
+            ws.commit(result.tables, drop=stage.consumes)
+        finally:
+            for path in result.cleanup:
+                shutil.rmtree(path, ignore_errors=True)
         outputs = {t: ws.table(t) for t in stage.outputs}
         published = [write_published(ws.published_dir, g) for g in result.published]
-        in_desc, out_desc = _describe(inputs), _describe(outputs)
+        out_desc = _describe(outputs)
         _audit(
             ws,
             f"stage:{stage.name}",
             in_desc,
             out_desc,
             rows_quarantined=result.rows_quarantined,
+            counts=result.counts,
+            consumed=list(stage.consumes),
+            restricted=[p.relative_to(ws.root).as_posix() for p in restricted],
             published=[
                 {"file": p.path.name, "rows": p.rows, "disclosure": p.decisions} for p in published
             ],
         )
+    rows_in = sum(d["rows"] for d in in_desc)
     return StageSummary(
         stage=stage.name,
-        rows_in=sum(d["rows"] for d in in_desc),
+        rows_in=rows_in if result.rows_read is None else result.rows_read,
         rows_out=sum(d["rows"] for d in out_desc),
         rows_quarantined=result.rows_quarantined,
         seconds=round(time.perf_counter() - started, 3),
         published=tuple(p.path for p in published),
+        counts=result.counts,
     )
+
+
+def write_restricted(ws: Workspace, stage: str, name: str, table: Any) -> Path:
+    """Row-level output for authorised eyes only: Parquet under quarantine/STAGE/."""
+    folder = ws.quarantine_dir / stage
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.parquet"
+    arrow = table.to_pyarrow() if isinstance(table, ir.Table) else pa.Table.from_pandas(table)
+    partial = path.with_suffix(".parquet.partial")
+    pq.write_table(arrow, partial)
+    os.replace(partial, path)
+    return path
 
 
 def load_sources(ws: Workspace, tables: Mapping[str, Any], source: str) -> dict[str, int]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from openphm.ingest import stage as ingest
+from openphm.link import stage as link
 from openphm.measure import stage as measure
 from openphm.publish import stage as publish
 from openphm.runner import Stage
 
-STAGES: tuple[Stage, ...] = (measure.STAGE, publish.STAGE)
+STAGES: tuple[Stage, ...] = (ingest.STAGE, link.STAGE, measure.STAGE, publish.STAGE)

@@ -20,7 +20,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -128,8 +128,14 @@ class Workspace:
             )
         return engine.read_table(self.con, catalog[name])
 
-    def commit(self, tables: Mapping[str, Any], run_id: str | None = None) -> dict[str, str]:
-        """Write tables (Ibis expressions or DataFrames) and swap them in together."""
+    def commit(
+        self, tables: Mapping[str, Any], run_id: str | None = None, drop: Iterable[str] = ()
+    ) -> dict[str, str]:
+        """Write tables (Ibis expressions or DataFrames) and swap them in together.
+
+        Tables named in ``drop`` leave the catalog in the same swap (and the warehouse
+        with the garbage collection after it).
+        """
         run_id = run_id or new_run_id()
         written = {}
         for name, obj in tables.items():
@@ -138,7 +144,8 @@ class Workspace:
             physical = f"{name}__r{run_id}"
             engine.write_table(self.con, physical, obj)
             written[name] = physical
-        catalog = {**self.catalog(), **written}
+        catalog = {k: v for k, v in self.catalog().items() if k not in set(drop)}
+        catalog.update(written)
         atomic_write_text(
             self.root / CATALOG_FILE, json.dumps({"tables": catalog}, indent=2, sort_keys=True)
         )

@@ -2,28 +2,57 @@
 
 from __future__ import annotations
 
-from openphm.disclosure import gate
+from openphm.disclosure import GatedTable, Rate, gate
 from openphm.runner import Stage, StageInput, StageOutput
+
+# Tables published when the workspace has them, with their cells and counts.
+OPTIONAL = {
+    "dq_files": dict(
+        keys=["source", "layout", "file"], counts=["rows_read", "rows_accepted", "rows_quarantined"]
+    ),
+    "dq_validity": dict(
+        keys=["source", "provider_code", "reason"], counts=["rows"], margins=["reason"]
+    ),
+    "dq_completeness": dict(
+        keys=["source", "provider_code", "column"],
+        counts=["rows", "rows_complete"],
+        rates={"percent_complete": Rate("rows_complete", "rows")},
+    ),
+    "dq_timeliness": dict(
+        keys=["source", "provider_code", "month"], counts=["rows"], margins=["month"]
+    ),
+    "link_summary": dict(
+        keys=["source", "setting", "link_method"], counts=["encounters"], margins=["link_method"]
+    ),
+}
 
 
 def build(inp: StageInput) -> StageOutput:
     policy = inp.config.disclosure
-    population = gate(
-        "registered_population",
-        inp.tables["registered_population"],
-        keys=["practice_code", "age_band", "sex"],
-        counts=["population"],
-        margins=["practice_code", "age_band", "sex"],
-        policy=policy,
-    )
-    return StageOutput(published=[population])
+    published: list[GatedTable] = []
+    if "registered_population" in inp.tables:
+        published.append(
+            gate(
+                "registered_population",
+                inp.tables["registered_population"],
+                keys=["practice_code", "age_band", "sex"],
+                counts=["population"],
+                margins=["practice_code", "age_band", "sex"],
+                policy=policy,
+            )
+        )
+    for name, spec in OPTIONAL.items():
+        if name in inp.tables:
+            published.append(gate(name, inp.tables[name], policy=policy, **spec))
+    return StageOutput(published=published)
 
 
 STAGE = Stage(
     name="publish",
     description="disclosure-controlled tables written to published/",
-    inputs=("registered_population",),
+    inputs=(),
     outputs=(),
     build=build,
     publishes=True,
+    optional=("registered_population", *OPTIONAL),
 )

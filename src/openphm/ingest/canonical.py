@@ -1,0 +1,530 @@
+"""Each layout's accepted rows as staged canonical tables: pure Ibis, one function per layout.
+
+A mapper takes a file's accepted rows (text columns, all checks passed) and the
+name of the source, and returns partial staged tables (``staged.SCHEMAS``); the
+stage conforms and unions them. Codes are stored in one spelling: ICD-10 and
+OPCS-4 without dots or HES's 'X' filler, NHS numbers as 10 digits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ibis
+import ibis.expr.types as ir
+
+from openphm.ingest.checks import as_date, normalised_nhs
+from openphm.ingest.layouts import FEED_KEYS
+from openphm.ingest.spells import group_spells
+from openphm.model import EMERGENCY_ADMISSION_METHODS
+
+Mapper = Callable[[ir.Table, str], dict[str, ir.Table]]
+ATTENDED_OP = ("5", "6")  # HES ATTENDED: seen on time, or late but seen
+
+
+def icd10(code: ir.StringValue) -> ir.StringValue:
+    """'E11.9' -> 'E119'; HES 'I10X' -> 'I10'; trailing '-' filler removed."""
+    return code.upper().replace(".", "").re_replace(r"[X\-]+$", "")
+
+
+def opcs4(code: ir.StringValue) -> ir.StringValue:
+    return code.upper().replace(".", "")
+
+
+def _nhs(value: ir.StringValue) -> ir.StringValue:
+    return normalised_nhs(value)
+
+
+def _text(value: str) -> ir.StringValue:
+    return ibis.literal(value, type="string")
+
+
+def _long(
+    t: ir.Table, columns: list[str], keep: dict[str, ir.Value], extra: list[str] | None = None
+) -> ir.Table:
+    """HES's numbered columns as rows: one per non-empty value, with its position.
+
+    ``extra`` are columns numbered alongside (OPDATE_nn beside OPERTN_4_nn).
+    """
+    parts = []
+    for i, column in enumerate(columns, start=1):
+        fields = {**keep, "position": ibis.literal(i, type="int16"), "code": t[column]}
+        if extra:
+            fields["when"] = t[extra[i - 1]] if extra[i - 1] in t.columns else ibis.null("string")
+        parts.append(t.select(**fields))
+    rows = ibis.union(*parts) if len(parts) > 1 else parts[0]
+    return rows.filter(rows.code.notnull())
+
+
+def _identity(t: ir.Table, source: str, key: str, when: str, **columns: str) -> ir.Table:
+    """The demographic part of a record, for linkage and the person table."""
+    names = {
+        "nhs_number": None,
+        "date_of_birth": None,
+        "sex": None,
+        "postcode": None,
+        "lsoa_code": None,
+        "ethnic_category": None,
+        "practice_code": None,
+        "date_of_death": None,
+    }
+    fields: dict[str, ir.Value] = {"source": _text(source), "record_key": t[key]}
+    for name in names:
+        column = columns.get(name)
+        value = t[column] if column else ibis.null("string")
+        if name == "nhs_number" and column:
+            value = _nhs(value)
+        if name in ("date_of_birth", "date_of_death"):
+            value = as_date(value) if column else ibis.null("date")
+        if name == "postcode" and column:
+            value = value.upper()
+        fields[name] = value
+    fields["record_date"] = as_date(t[when])
+    return t.select(**fields)
+
+
+def _contact(t: ir.Table, source: str, key: str, setting: str, **values) -> ir.Table:
+    base = {
+        "encounter_id": _text(f"{setting}:") + t[key],
+        "nhs_number": _nhs(t[values.pop("nhs")]),
+        "source": _text(source),
+        "record_key": t[key],
+        "setting": _text(setting),
+    }
+    return t.select(**base, **values)
+
+
+# --- hospital --------------------------------------------------------------------------
+
+
+def hes_apc(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    episodes = t.mutate(
+        _nhs=_nhs(t.NEWNHSNO),
+        _order=t.EPIORDER.cast("int16"),
+    )
+    grouped = group_spells(
+        episodes.select(
+            episode_key=episodes.EPIKEY,
+            person_key=episodes._nhs.fill_null(_text("spell:") + episodes.PROVSPNOPS),
+            provider_code=episodes.PROCODE3,
+            provider_spell_number=episodes.PROVSPNOPS,
+            episode_order=episodes._order,
+            admission_date=as_date(episodes.ADMIDATE),
+            episode_start=as_date(episodes.EPISTART),
+            episode_end=as_date(episodes.EPIEND),
+            discharge_date=as_date(episodes.DISDATE),
+            admission_method=episodes.ADMIMETH,
+            admission_source=episodes.ADMISORC,
+            discharge_destination=episodes.DISDEST,
+        )
+    )
+    ep = grouped.join(episodes, grouped.episode_key == episodes.EPIKEY)
+    ep = ep.mutate(encounter_id=_text("apc:") + ep.spell_id)
+    # The spell takes its admission from its first episode and its discharge from its last.
+    first = ibis.row_number().over(group_by=ep.encounter_id, order_by=[ep.episode_order, ep.EPIKEY])
+    last = ibis.row_number().over(
+        group_by=ep.encounter_id, order_by=[ibis.desc(ep.episode_order), ibis.desc(ep.EPIKEY)]
+    )
+    ep = ep.mutate(_first=first == 0, _last=last == 0)
+    heads = ep.filter(ep._first)
+    tails = ep.filter(ep._last).select(
+        _enc=ep.encounter_id, discharge_destination=ep.DISDEST, end_date=ep.spell_end
+    )
+    spells = heads.join(tails, heads.encounter_id == tails._enc)
+    encounter = spells.select(
+        encounter_id=spells.encounter_id,
+        nhs_number=spells._nhs,
+        source=_text(source),
+        record_key=spells.EPIKEY,
+        setting=_text("apc"),
+        provider_code=spells.PROCODE3,
+        start_date=spells.spell_start,
+        end_date=spells.end_date,
+        admission_method=spells.ADMIMETH,
+        is_emergency=spells.ADMIMETH.isin(sorted(EMERGENCY_ADMISSION_METHODS)),
+        treatment_function=spells.TRETSPEF,
+        discharge_destination=spells.discharge_destination,
+        cip_spell_id=_text("apc:") + spells.cip_spell_id,
+    )
+    episode = ep.select(
+        episode_id=ep.EPIKEY,
+        encounter_id=ep.encounter_id,
+        episode_order=ep.episode_order,
+        start_date=ep.episode_start,
+        end_date=ep.episode_end,
+        main_specialty=ep.MAINSPEF,
+        treatment_function=ep.TRETSPEF,
+    )
+    keep = {"encounter_id": ep.encounter_id, "episode_id": ep.EPIKEY}
+    diagnoses = _long(ep, [c for c in ep.columns if c.startswith("DIAG_4_")], keep)
+    operations = [c for c in ep.columns if c.startswith("OPERTN_4_")]
+    dates = [f"OPDATE_{c[-2:]}" for c in operations]
+    procedures = _long(ep, operations, keep, extra=dates)
+    identity = _identity(
+        t,
+        source,
+        "EPIKEY",
+        "ADMIDATE",
+        nhs_number="NEWNHSNO",
+        date_of_birth="DOB",
+        sex="SEX",
+        postcode="HOMEADD",
+        lsoa_code="LSOA21",
+        ethnic_category="ETHNOS",
+        practice_code="GPPRAC",
+    )
+    return {
+        "staged_encounter": encounter,
+        "staged_episode": episode,
+        "staged_diagnosis": diagnoses.mutate(
+            code_system=_text("icd10"), code=icd10(diagnoses.code)
+        ),
+        "staged_procedure": procedures.mutate(
+            code_system=_text("opcs4"),
+            code=opcs4(procedures.code),
+            procedure_date=as_date(procedures.when),
+        ),
+        "staged_identity": identity,
+    }
+
+
+def hes_op(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    encounter = _contact(
+        t,
+        source,
+        "ATTENDKEY",
+        "op",
+        nhs="NEWNHSNO",
+        provider_code=t.PROCODE3,
+        start_date=as_date(t.APPTDATE),
+        end_date=as_date(t.APPTDATE),
+        is_emergency=ibis.literal(False),
+        treatment_function=t.TRETSPEF,
+        attended=t.ATTENDED.isin(ATTENDED_OP),
+    )
+    keep = {"encounter_id": _text("op:") + t.ATTENDKEY}
+    diagnoses = _long(t, [c for c in t.columns if c.startswith("DIAG_4_")], keep)
+    keep["procedure_date"] = as_date(t.APPTDATE)
+    procedures = _long(t, [c for c in t.columns if c.startswith("OPERTN_4_")], keep)
+    identity = _identity(
+        t,
+        source,
+        "ATTENDKEY",
+        "APPTDATE",
+        nhs_number="NEWNHSNO",
+        date_of_birth="DOB",
+        sex="SEX",
+        postcode="HOMEADD",
+        lsoa_code="LSOA21",
+        ethnic_category="ETHNOS",
+        practice_code="GPPRAC",
+    )
+    return {
+        "staged_encounter": encounter,
+        "staged_diagnosis": diagnoses.mutate(
+            code_system=_text("icd10"), code=icd10(diagnoses.code)
+        ),
+        "staged_procedure": procedures.mutate(
+            code_system=_text("opcs4"), code=opcs4(procedures.code)
+        ),
+        "staged_identity": identity,
+    }
+
+
+def ecds(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    encounter = _contact(
+        t,
+        source,
+        "EC_IDENT",
+        "ae",
+        nhs="NHS_NUMBER",
+        provider_code=t.DER_PROVIDER_CODE,
+        start_date=as_date(t.ARRIVAL_DATE),
+        end_date=as_date(t.ARRIVAL_DATE),
+        is_emergency=ibis.literal(True),
+        attended=ibis.literal(True),
+    )
+    diagnoses = t.filter(t.DIAGNOSIS_SNOMED.notnull()).select(
+        encounter_id=_text("ae:") + t.EC_IDENT,
+        position=ibis.literal(1, type="int16"),
+        code_system=_text("snomed"),
+        code=t.DIAGNOSIS_SNOMED,
+    )
+    identity = _identity(
+        t,
+        source,
+        "EC_IDENT",
+        "ARRIVAL_DATE",
+        nhs_number="NHS_NUMBER",
+        date_of_birth="DATE_OF_BIRTH",
+        sex="STATED_GENDER",
+        postcode="POSTCODE",
+        lsoa_code="LSOA",
+        ethnic_category="ETHNIC_CATEGORY",
+        practice_code="GP_PRACTICE",
+    )
+    return {
+        "staged_encounter": encounter,
+        "staged_diagnosis": diagnoses,
+        "staged_identity": identity,
+    }
+
+
+# --- primary care ------------------------------------------------------------------------
+
+
+def gp_patients(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    identity = _identity(
+        t,
+        source,
+        "PATIENT_ID",
+        "DATE_OF_BIRTH",
+        nhs_number="NHS_NUMBER",
+        date_of_birth="DATE_OF_BIRTH",
+        sex="SEX",
+        postcode="POSTCODE",
+        lsoa_code="LSOA",
+        ethnic_category="ETHNIC_CATEGORY",
+        practice_code="PRACTICE_CODE",
+        date_of_death="DATE_OF_DEATH",
+    )
+    # The register is the most authoritative and current: date it after every other record.
+    return {"staged_identity": identity.mutate(record_date=ibis.date(9999, 12, 31))}
+
+
+def gp_registrations(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    return {
+        "staged_registration": t.select(
+            nhs_number=_nhs(t.NHS_NUMBER),
+            source=_text(source),
+            record_key=t.REG_ID,
+            practice_code=t.PRACTICE_CODE,
+            start_date=as_date(t.REGISTRATION_START),
+            end_date=as_date(t.REGISTRATION_END),
+        )
+    }
+
+
+def gp_events(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    return {
+        "staged_gp_event": t.select(
+            nhs_number=_nhs(t.NHS_NUMBER),
+            source=_text(source),
+            record_key=t.EVENT_ID,
+            event_date=as_date(t.EVENT_DATE),
+            code_system=_text("snomed"),
+            code=t.SNOMED_CODE,
+            value=t.VALUE.try_cast("float64"),
+            unit=t.UNIT,
+            practice_code=t.PRACTICE_CODE,
+        )
+    }
+
+
+# --- community, mental health, ambulance, social care -------------------------------------
+
+
+def community_contacts(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    encounter = _contact(
+        t,
+        source,
+        "CONTACT_ID",
+        "community",
+        nhs="NHS_NUMBER",
+        provider_code=t.PROVIDER_CODE,
+        start_date=as_date(t.CONTACT_DATE),
+        end_date=as_date(t.CONTACT_DATE),
+        is_emergency=ibis.literal(False),
+        attended=t.ATTENDED == "Y",
+    )
+    return {"staged_encounter": encounter}
+
+
+def mental_health_contacts(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    encounter = _contact(
+        t,
+        source,
+        "CONTACT_ID",
+        "mental_health",
+        nhs="NHS_NUMBER",
+        provider_code=t.PROVIDER_CODE,
+        start_date=as_date(t.CONTACT_DATE),
+        end_date=as_date(t.CONTACT_DATE),
+        is_emergency=t.SERVICE_TYPE == "crisis_resolution_home_treatment",
+        attended=t.ATTENDED == "Y",
+    )
+    diagnoses = t.filter(t.PRIMARY_REASON.notnull()).select(
+        encounter_id=_text("mental_health:") + t.CONTACT_ID,
+        position=ibis.literal(1, type="int16"),
+        code_system=_text("icd10"),
+        code=icd10(t.PRIMARY_REASON),
+    )
+    return {"staged_encounter": encounter, "staged_diagnosis": diagnoses}
+
+
+def ambulance_incidents(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    encounter = _contact(
+        t,
+        source,
+        "INCIDENT_ID",
+        "ambulance",
+        nhs="NHS_NUMBER",
+        provider_code=t.PROVIDER_CODE,
+        start_date=as_date(t.INCIDENT_DATE),
+        end_date=as_date(t.INCIDENT_DATE),
+        is_emergency=ibis.literal(True),
+    )
+    identity = _identity(
+        t,
+        source,
+        "INCIDENT_ID",
+        "INCIDENT_DATE",
+        nhs_number="NHS_NUMBER",
+        date_of_birth="DATE_OF_BIRTH",
+        sex="SEX",
+        postcode="POSTCODE",
+    )
+    return {"staged_encounter": encounter, "staged_identity": identity}
+
+
+def social_care_services(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    encounter = _contact(
+        t,
+        source,
+        "SERVICE_ID",
+        "social_care",
+        nhs="NHS_NUMBER",
+        provider_code=t.LA_CODE,
+        start_date=as_date(t.START_DATE),
+        end_date=as_date(t.END_DATE),
+        is_emergency=ibis.literal(False),
+        treatment_function=t.SERVICE_TYPE,
+    )
+    identity = _identity(
+        t,
+        source,
+        "SERVICE_ID",
+        "START_DATE",
+        nhs_number="NHS_NUMBER",
+        date_of_birth="DATE_OF_BIRTH",
+        sex="SEX",
+        postcode="POSTCODE",
+    )
+    return {"staged_encounter": encounter, "staged_identity": identity}
+
+
+def opt_outs(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    return {
+        "staged_opt_out": t.select(
+            nhs_number=_nhs(t.NHS_NUMBER),
+            opt_out_type=t.OPT_OUT_TYPE,
+            effective_date=as_date(t.EFFECTIVE_DATE),
+        )
+    }
+
+
+# --- costing -------------------------------------------------------------------------------
+
+
+def costing_ledger(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    return {
+        "ledger": t.select(
+            provider_code=t.PROVIDER_CODE,
+            cost_centre=t.COST_CENTRE,
+            expense_type=t.EXPENSE_TYPE,
+            resource=t.RESOURCE,
+            activity_type=ibis.null("string"),
+            amount_pence=t.AMOUNT_PENCE.cast("int64"),
+            financial_year=t.FINANCIAL_YEAR,
+            cost_centre_type=t.COST_CENTRE_TYPE,
+        )
+    }
+
+
+def overhead_bases(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    return {
+        "overhead_basis": t.select(
+            provider_code=t.PROVIDER_CODE,
+            financial_year=t.FINANCIAL_YEAR,
+            cost_centre=t.COST_CENTRE,
+            basis=t.BASIS,
+            value=t.VALUE.cast("float64"),
+        )
+    }
+
+
+def costing_feed(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    """A feed names the record it belongs to by whichever key it has (EPIKEY first)."""
+    key_type = ibis.cases(*[(t[k].notnull(), k.lower()) for k in FEED_KEYS], else_=None)
+    key = ibis.coalesce(*[t[k] for k in FEED_KEYS])
+
+    def stamp(value):
+        return value.replace("T", " ").try_cast("timestamp")
+
+    return {
+        "staged_activity": t.select(
+            activity_id=t.RECORD_ID,
+            encounter_id=ibis.null("string"),
+            provider_code=t.PROVIDER_CODE,
+            activity_type=t.ACTIVITY_TYPE,
+            quantity=t.QUANTITY.cast("float64"),
+            unit=t.UNIT,
+            weight=t.WEIGHT.try_cast("float64").fill_null(1.0),
+            activity_date=as_date(t.ACTIVITY_DATE),
+            nhs_number=_nhs(t.NHS_NUMBER),
+            source=_text(source),
+            record_key=t.RECORD_ID,
+            source_key_type=key_type,
+            source_key=key,
+            start_time=stamp(t.ACTIVITY_START),
+            end_time=stamp(t.ACTIVITY_END),
+            cost_centre=t.COST_CENTRE,
+            item=t.ITEM,
+            cost_pence=t.COST_PENCE.cast("int64"),
+        )
+    }
+
+
+# --- reference -------------------------------------------------------------------------------
+
+
+def organisations(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    return {
+        "organisation": t.select(
+            code=t.code,
+            kind=t.kind,
+            name=t.name.fill_null(t.code),
+            parent_code=t.parent_code,
+            valid_from=as_date(t.valid_from),
+            valid_to=as_date(t.valid_to),
+            successor_code=t.successor_code,
+        )
+    }
+
+
+def lsoas(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    return {
+        "lsoa": t.select(
+            lsoa_code=t.lsoa_code, place_code=t.place_code, imd_decile=t.imd_decile.cast("int8")
+        )
+    }
+
+
+MAPPERS: dict[str, Mapper] = {
+    "hes_apc": hes_apc,
+    "hes_op": hes_op,
+    "ecds": ecds,
+    "gp_patients": gp_patients,
+    "gp_registrations": gp_registrations,
+    "gp_events": gp_events,
+    "community_contacts": community_contacts,
+    "mental_health_contacts": mental_health_contacts,
+    "ambulance_incidents": ambulance_incidents,
+    "social_care_services": social_care_services,
+    "opt_outs": opt_outs,
+    "costing_ledger": costing_ledger,
+    "overhead_bases": overhead_bases,
+    "costing_feed": costing_feed,
+    "organisations": organisations,
+    "lsoas": lsoas,
+}

@@ -1,0 +1,268 @@
+"""Row-level validation as data: ``checks.csv``, compiled to one Ibis pass per file.
+
+Each line of ``checks.csv`` names a layout, a column (``*`` matches HES's
+numbered columns), a check and the reason code a failing row is quarantined
+with. A row is quarantined for the first check it fails, in file order; exact
+duplicate rows and repeated record keys are checked after every other check, so
+the first delivery of a record is the one kept. Every date is also checked to
+lie in the plausible window (``stages.ingest``). The result is two tables,
+accepted and quarantined, that between them hold every staged row exactly once.
+Checks run inside the engine; only the distinct SNOMED CT codes of a file come
+into Python, for their Verhoeff check digit.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from importlib import resources
+
+import ibis
+import ibis.expr.types as ir
+
+from openphm import codes, model
+from openphm.ingest.layouts import Layout
+from openphm.ingest.reader import LINE
+
+#: Every reason a row can be quarantined for, reader and checks alike.
+REASONS: Mapping[str, str] = {
+    "wrong_field_count": "the line does not split into the header's columns",
+    "invalid_encoding": "not valid text in the file's encoding",
+    "field_too_long": "a field longer than any real value",
+    "empty_row": "every field empty",
+    "missing_value": "a required value is missing",
+    "invalid_integer": "not a whole number",
+    "invalid_decimal": "not a number",
+    "invalid_date": "not a real date in YYYY-MM-DD form",
+    "invalid_datetime": "not a real date and time in YYYY-MM-DDTHH:MM form",
+    "invalid_time": "not a time in HH:MM or HH:MM:SS form",
+    "date_out_of_range": "a date before the earliest plausible date or after the extract date",
+    "invalid_value": "not one of the allowed values",
+    "invalid_code": "not in the code's format",
+    "value_out_of_range": "outside the plausible range",
+    "invalid_nhs_number": "not 10 digits with a valid Modulus 11 check digit",
+    "invalid_icd10": "not an ICD-10 code in the column's format",
+    "invalid_opcs4": "not an OPCS-4 code",
+    "invalid_snomed": "not a SNOMED CT concept id (format, partition or Verhoeff check digit)",
+    "end_before_start": "an end before its start",
+    "date_before_birth": "a date before the person's date of birth",
+    "date_after_death": "a date after the person's date of death",
+    "duplicate_row": "the same row delivered again",
+    "duplicate_key": "a record key already used by an earlier row",
+}
+
+KINDS = (
+    "required",
+    "integer",
+    "decimal",
+    "date",
+    "datetime",
+    "time",
+    "in",
+    "pattern",
+    "range",
+    "nhs_number",
+    "icd10_hes",
+    "icd10",
+    "opcs4",
+    "snomed",
+    "not_before",
+    "after_birth",
+    "before_death",
+)
+
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?$"
+_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+_INTEGER = r"^-?[0-9]{1,18}$"
+_DECIMAL = r"^-?[0-9]{1,15}(\.[0-9]{1,9})?$"
+_ICD10_HES = r"^[A-Z][0-9]{2}[0-9X]$"  # HES DIAG_4_nn: 3-character codes padded with X
+_ICD10 = r"^[A-Z][0-9]{2}(\.?[0-9A-Z]{1,2})?[X-]?$"
+_OPCS4 = r"^[A-HJ-Z][0-9]{2}\.?[0-9]?$"
+_NHS = r"^[0-9]{10}$"
+
+
+class ChecksError(ValueError):
+    """checks.csv names a layout, column or check that does not exist."""
+
+
+@dataclass(frozen=True)
+class Check:
+    layout: str
+    column: str
+    check: str
+    argument: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """The plausible dates, and the register that gives each NHS number's birth and death."""
+
+    earliest: date
+    latest: date
+    register: ir.Table | None = None  # nhs_number, date_of_birth, date_of_death
+
+
+@cache
+def all_checks() -> tuple[Check, ...]:
+    text = resources.files("openphm.ingest").joinpath("checks.csv").read_text("utf-8")
+    rows = [line for line in text.splitlines() if line and not line.startswith("#")]
+    checks = tuple(Check(**row) for row in csv.DictReader(rows))
+    for c in checks:
+        if c.check not in KINDS or c.reason not in REASONS:
+            raise ChecksError(f"checks.csv: {c} has an unknown check or reason")
+    return checks
+
+
+def checks_for(layout: Layout) -> list[tuple[str, Check]]:
+    """(column, check) pairs for a layout, with column patterns expanded, in file order."""
+    out = []
+    for c in all_checks():
+        if c.layout != layout.name:
+            continue
+        columns = [n for n in layout.all_columns if fnmatch.fnmatchcase(n, c.column)]
+        if not columns:
+            raise ChecksError(f"checks.csv: layout {layout.name!r} has no column {c.column!r}")
+        out.extend((column, c) for column in columns)
+    return out
+
+
+def normalised_nhs(value: ir.StringValue) -> ir.StringValue:
+    """NHS numbers as 10 digits: the spaces and hyphens people type removed."""
+    return value.re_replace(r"[ \-]", "")
+
+
+def nhs_check_digit_ok(value: ir.StringValue) -> ir.BooleanValue:
+    """Modulus 11: weights 10..2 on the first nine digits; 11 -> 0; 10 is never issued."""
+    total = sum(value.substr(i, 1).cast("int64") * (10 - i) for i in range(9))
+    check = 11 - total % 11
+    expected = ibis.cases((check == 11, 0), else_=check)
+    return value.re_search(_NHS) & (expected != 10) & (expected == value.substr(9, 1).cast("int64"))
+
+
+def as_date(value: ir.StringValue) -> ir.DateValue:
+    return ibis.cases((value.re_search(_DATE), value.try_cast("date")), else_=ibis.null("date"))
+
+
+def _allowed(argument: str) -> list[str]:
+    if argument.startswith("@"):
+        return list(getattr(model, argument[1:]))
+    return argument.split()
+
+
+def _invalid_snomed(table: ir.Table, columns: list[str]) -> list[str]:
+    """The distinct codes of these columns that fail the SNOMED CT identifier rules."""
+    values: set[str] = set()
+    for column in columns:
+        values.update(table.select(v=table[column]).distinct().v.to_pyarrow().to_pylist())
+    values.discard(None)
+    ordered = sorted(values)
+    valid = codes.valid_sctid_mask(ordered)
+    return [v for v, ok in zip(ordered, valid, strict=True) if not ok]
+
+
+def _fails(t: ir.Table, column: str, c: Check, window: Window, bad_snomed) -> ir.BooleanValue:
+    v = t[column]
+    present = v.notnull()
+    kind = c.check
+    if kind == "required":
+        return v.isnull()
+    if kind in ("integer", "decimal", "pattern", "time", "icd10_hes", "icd10", "opcs4"):
+        regex = {
+            "integer": _INTEGER,
+            "decimal": _DECIMAL,
+            "time": _TIME,
+            "icd10_hes": _ICD10_HES,
+            "icd10": _ICD10,
+            "opcs4": _OPCS4,
+        }.get(kind, c.argument)
+        return present & ~v.re_search(regex)
+    if kind == "date":
+        d = as_date(v)
+        return present & (d.isnull() | (d < window.earliest) | (d > window.latest))
+    if kind == "datetime":
+        return present & (
+            ~v.re_search(_DATETIME) | v.replace("T", " ").try_cast("timestamp").isnull()
+        )
+    if kind == "in":
+        return present & ~v.isin(_allowed(c.argument))
+    if kind == "range":
+        low, high = (float(x) for x in c.argument.split())
+        number = v.try_cast("float64")
+        return present & number.notnull() & ((number < low) | (number > high))
+    if kind == "nhs_number":
+        return present & ~nhs_check_digit_ok(normalised_nhs(v))
+    if kind == "snomed":
+        return present & v.isin(bad_snomed) if bad_snomed else ibis.literal(False)
+    if kind == "not_before":
+        return as_date(v) < as_date(t[c.argument])
+    if kind == "after_birth":
+        birth = t["_birth"] if c.argument == "register" else as_date(t[c.argument])
+        return as_date(v) < birth
+    if kind == "before_death":
+        return as_date(v) > t["_death"]
+    raise ChecksError(f"checks.csv: unknown check {kind!r}")
+
+
+def _with_register(t: ir.Table, layout: Layout, window: Window) -> ir.Table:
+    """Join each row to the register's birth and death dates by NHS number."""
+    if window.register is None or layout.nhs_column is None:
+        return t.mutate(_birth=ibis.null("date"), _death=ibis.null("date"))
+    reg = window.register.select(
+        _nhs=window.register.nhs_number,
+        _birth=window.register.date_of_birth,
+        _death=window.register.date_of_death,
+    )
+    joined = t.mutate(_nhs_join=normalised_nhs(t[layout.nhs_column])).left_join(
+        reg, ibis._._nhs_join == reg._nhs
+    )
+    return joined.drop("_nhs_join", "_nhs")
+
+
+def _key_text(t: ir.Table, columns: tuple[str, ...]) -> ir.StringValue:
+    parts = [t[c].fill_null("") for c in columns]
+    return parts[0] if len(parts) == 1 else ibis.literal("|").join(parts)
+
+
+def evaluate(staged: ir.Table, layout: Layout, window: Window) -> tuple[ir.Table, ir.Table]:
+    """(accepted, quarantined) rows of one staged file.
+
+    accepted keeps the staged columns and ``_line``; quarantined has ``line``, ``column``,
+    ``value`` and ``reason``, one row per quarantined row.
+    """
+    pairs = checks_for(layout)
+    snomed_columns = [col for col, c in pairs if c.check == "snomed"]
+    bad_snomed = _invalid_snomed(staged, snomed_columns) if snomed_columns else []
+    needs_register = any(c.argument == "register" for _, c in pairs)
+    t = _with_register(staged, layout, window) if needs_register else staged
+    fails = [_fails(t, col, c, window, bad_snomed).fill_null(False) for col, c in pairs]
+    columns = list(layout.all_columns)
+    first_copy = ibis.row_number().over(group_by=columns, order_by=t[LINE]) == 0
+    t = t.mutate(_first_copy=first_copy)
+    key_rank = ibis.row_number().over(group_by=list(layout.key), order_by=t[LINE])
+    t = t.mutate(_key_rank=ibis.cases((t._first_copy, key_rank), else_=0))
+    labels = [(col, c.reason) for col, c in pairs]
+    fails += [~t._first_copy, t._first_copy & (t._key_rank > 0)]
+    labels += [("", "duplicate_row"), ("+".join(layout.key), "duplicate_key")]
+    t = t.mutate(_failed=ibis.cases(*[(f, i) for i, f in enumerate(fails)], else_=-1))
+    accepted = t.filter(t._failed == -1).select(*columns, LINE)
+    bad = t.filter(t._failed >= 0)
+    key = _key_text(bad, layout.key)
+
+    def pick(values):
+        return ibis.cases(*[(bad._failed == i, v) for i, v in enumerate(values)])
+
+    provider = bad[layout.provider] if layout.provider else ibis.null("string")
+    quarantined = bad.select(
+        line=bad[LINE],
+        provider_code=provider,
+        column=pick([ibis.literal(col) for col, _ in labels]),
+        value=pick([bad[col] if col in bad.columns else key for col, _ in labels[:-2]] + ["", key]),
+        reason=pick([ibis.literal(r) for _, r in labels]),
+    )
+    return accepted, quarantined

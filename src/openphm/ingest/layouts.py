@@ -1,0 +1,279 @@
+"""The file layouts openphm reads, as data: which columns each delivered file must have.
+
+A workspace's ``[sources.NAME]`` entries name a file and one of these layouts. A
+layout lists the columns a file must have (the run stops, naming the file and
+what it found, if one is missing), the columns it may have, its record key, and
+the text that means "no value" in a column (HES writes 1800-01-01 for a null
+date; OPCS-4 columns hold '-' for no operation). What is checked in each column
+is in ``checks.csv``; how each layout becomes canonical tables is in
+``canonical.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+
+def numbered(prefix: str, count: int) -> tuple[str, ...]:
+    """HES's wide columns: numbered('DIAG_4_', 3) -> DIAG_4_01, DIAG_4_02, DIAG_4_03."""
+    return tuple(f"{prefix}{i:02d}" for i in range(1, count + 1))
+
+
+HES_NULL_DATES = ("1800-01-01", "1801-01-01")  # HES: null, and "not known"
+OPCS_NULLS = ("-", "&")  # no operation; not known
+APC_DIAGNOSES = numbered("DIAG_4_", 20)
+APC_OPERATIONS = numbered("OPERTN_4_", 24)
+APC_OPERATION_DATES = numbered("OPDATE_", 24)
+OP_DIAGNOSES = numbered("DIAG_4_", 12)
+OP_OPERATIONS = numbered("OPERTN_4_", 24)
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    description: str
+    key: tuple[str, ...]  # the record key: unique within a file
+    columns: tuple[str, ...]  # required
+    optional: tuple[str, ...] = ()  # read when present, else missing
+    format: str = "csv"  # or "parquet"
+    provider: str | None = None  # the column naming the provider, for quality by provider
+    nulls: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nulls", MappingProxyType(dict(self.nulls)))
+        if isinstance(self.key, str):
+            object.__setattr__(self, "key", (self.key,))
+        for column in self.key:
+            if column not in self.columns:
+                raise ValueError(f"layout {self.name!r}: key {column!r} is not a required column")
+
+    @property
+    def all_columns(self) -> tuple[str, ...]:
+        return self.columns + tuple(c for c in self.optional if c not in self.columns)
+
+    @property
+    def nhs_column(self) -> str | None:
+        """The column holding the NHS number, if the layout has one."""
+        for name in ("NEWNHSNO", "NHS_NUMBER"):
+            if name in self.columns:
+                return name
+        return None
+
+    def null_tokens(self, column: str) -> tuple[str, ...]:
+        return self.nulls.get(column, ())
+
+
+def _nulls(tokens: tuple[str, ...], *groups: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    return {column: tokens for group in groups for column in group}
+
+
+_HES_PATIENT = ("NEWNHSNO", "DOB", "SEX", "ETHNOS", "LSOA21", "HOMEADD", "GPPRAC")
+_FEED = (
+    "RECORD_ID",
+    "PROVIDER_CODE",
+    "ACTIVITY_TYPE",
+    "NHS_NUMBER",
+    "ACTIVITY_DATE",
+    "ACTIVITY_START",
+    "ACTIVITY_END",
+    "COST_CENTRE",
+    "ITEM",
+    "QUANTITY",
+    "UNIT",
+    "WEIGHT",
+)
+FEED_KEYS = ("EPIKEY", "ATTENDKEY", "EC_IDENT", "CONTACT_ID", "INCIDENT_ID")
+
+_LAYOUTS = (
+    Layout(
+        "hes_apc",
+        "Admitted patient care episodes, HES APC / SUS APCE shape (wide diagnoses and operations)",
+        "EPIKEY",
+        ("EPIKEY", "PROCODE3", "PROVSPNOPS", *_HES_PATIENT, "ADMIDATE", "ADMIMETH", "ADMISORC")
+        + ("CLASSPAT", "EPISTART", "EPIEND", "EPIORDER", "MAINSPEF", "TRETSPEF", "DISDATE")
+        + ("DISMETH", "DISDEST", *APC_DIAGNOSES, *APC_OPERATIONS),
+        optional=("EPISTAT", "EPITYPE", "STARTAGE", *APC_OPERATION_DATES),
+        nulls=_nulls(HES_NULL_DATES, ("DOB", "ADMIDATE", "EPISTART", "EPIEND", "DISDATE"))
+        | _nulls(HES_NULL_DATES, APC_OPERATION_DATES)
+        | _nulls(OPCS_NULLS, APC_OPERATIONS),
+    ),
+    Layout(
+        "hes_op",
+        "Outpatient appointments, HES OP / SUS OPA shape",
+        "ATTENDKEY",
+        ("ATTENDKEY", "PROCODE3", *_HES_PATIENT, "APPTDATE", "ATTENDED", "FIRSTATT")
+        + ("MAINSPEF", "TRETSPEF", *OP_DIAGNOSES, *OP_OPERATIONS),
+        optional=("STAFFTYP",),
+        nulls=_nulls(HES_NULL_DATES, ("DOB", "APPTDATE")) | _nulls(OPCS_NULLS, OP_OPERATIONS),
+    ),
+    Layout(
+        "ecds",
+        "Emergency Care Data Set attendances (SNOMED CT coded)",
+        "EC_IDENT",
+        ("EC_IDENT", "DER_PROVIDER_CODE", "NHS_NUMBER", "DATE_OF_BIRTH", "STATED_GENDER")
+        + ("ETHNIC_CATEGORY", "LSOA", "POSTCODE", "GP_PRACTICE", "ARRIVAL_DATE")
+        + ("DEPARTMENT_TYPE", "DIAGNOSIS_SNOMED", "DISCHARGE_DESTINATION_SNOMED", "ADMITTED"),
+        optional=(
+            "ARRIVAL_TIME",
+            "ARRIVAL_MODE_SNOMED",
+            "CHIEF_COMPLAINT_SNOMED",
+            "DISCHARGE_STATUS",
+            "LINKED_SPELL",
+        ),
+    ),
+    Layout(
+        "gp_patients",
+        "GP practice patient register: demographics of the registered population",
+        "PATIENT_ID",
+        ("PATIENT_ID", "NHS_NUMBER", "DATE_OF_BIRTH", "SEX", "ETHNIC_CATEGORY", "POSTCODE")
+        + ("LSOA", "PRACTICE_CODE", "DATE_OF_DEATH"),
+    ),
+    Layout(
+        "gp_registrations",
+        "GP registration periods",
+        "REG_ID",
+        ("REG_ID", "NHS_NUMBER", "PRACTICE_CODE", "REGISTRATION_START", "REGISTRATION_END"),
+    ),
+    Layout(
+        "gp_events",
+        "GP coded observations (SNOMED CT)",
+        "EVENT_ID",
+        ("EVENT_ID", "NHS_NUMBER", "PRACTICE_CODE", "EVENT_DATE", "SNOMED_CODE", "VALUE"),
+        optional=("UNIT",),
+    ),
+    Layout(
+        "community_contacts",
+        "Community services contacts (CSDS shape)",
+        "CONTACT_ID",
+        ("CONTACT_ID", "NHS_NUMBER", "PROVIDER_CODE", "CONTACT_DATE", "CARE_CONTACT_DURATION")
+        + ("TEAM_TYPE", "ATTENDED"),
+    ),
+    Layout(
+        "mental_health_contacts",
+        "Mental health services contacts (MHSDS shape)",
+        "CONTACT_ID",
+        ("CONTACT_ID", "NHS_NUMBER", "PROVIDER_CODE", "CONTACT_DATE", "CONTACT_DURATION")
+        + ("SERVICE_TYPE", "ATTENDED"),
+        optional=("PRIMARY_REASON",),
+    ),
+    Layout(
+        "ambulance_incidents",
+        "Ambulance incidents; some arrive without an NHS number",
+        "INCIDENT_ID",
+        ("INCIDENT_ID", "NHS_NUMBER", "DATE_OF_BIRTH", "SEX", "POSTCODE", "PROVIDER_CODE")
+        + ("INCIDENT_DATE", "OUTCOME", "CONVEYED_TO"),
+        optional=("INCIDENT_TIME",),
+    ),
+    Layout(
+        "social_care_services",
+        "Adult social care services (CLD shape); some arrive without an NHS number",
+        "SERVICE_ID",
+        ("SERVICE_ID", "NHS_NUMBER", "DATE_OF_BIRTH", "SEX", "POSTCODE", "LA_CODE")
+        + ("SERVICE_TYPE", "START_DATE", "END_DATE"),
+        optional=("PLANNED_HOURS_PER_WEEK",),
+    ),
+    Layout(
+        "opt_outs",
+        "National data opt-outs and type 1 (GP) opt-outs",
+        ("NHS_NUMBER", "OPT_OUT_TYPE"),
+        ("NHS_NUMBER", "OPT_OUT_TYPE"),
+        optional=("EFFECTIVE_DATE",),
+    ),
+    Layout(
+        "costing_ledger",
+        "Provider general ledger lines by cost centre and expense type, in pence",
+        ("PROVIDER_CODE", "FINANCIAL_YEAR", "COST_CENTRE", "EXPENSE_TYPE"),
+        ("PROVIDER_CODE", "FINANCIAL_YEAR", "COST_CENTRE", "COST_CENTRE_TYPE")
+        + ("EXPENSE_TYPE", "RESOURCE", "AMOUNT_PENCE"),
+    ),
+    Layout(
+        "overhead_bases",
+        "Apportionment bases for overheads (floor area, staff, devices) by cost centre",
+        ("PROVIDER_CODE", "FINANCIAL_YEAR", "COST_CENTRE", "BASIS"),
+        ("PROVIDER_CODE", "FINANCIAL_YEAR", "COST_CENTRE", "BASIS", "VALUE"),
+    ),
+    Layout(
+        "costing_feed",
+        "Patient-level activity feed for costing (ward stays, theatres, tests, drugs...)",
+        "RECORD_ID",
+        _FEED,
+        optional=(*FEED_KEYS, "COST_PENCE"),
+    ),
+    Layout(
+        "organisations",
+        "Organisations and their hierarchy, with validity periods",
+        ("code", "valid_from"),
+        ("kind", "code", "name", "parent_code", "valid_from", "valid_to", "successor_code"),
+    ),
+    Layout(
+        "lsoas",
+        "LSOAs with their place and IMD decile",
+        "lsoa_code",
+        ("lsoa_code", "place_code", "imd_decile"),
+    ),
+    Layout(
+        "omop_person",
+        "OMOP CDM v5.4 person",
+        "person_id",
+        ("person_id", "gender_source_value", "year_of_birth", "month_of_birth")
+        + ("person_source_value",),
+        optional=("day_of_birth", "race_source_value", "care_site_id", "location_id"),
+        format="parquet",
+    ),
+    Layout(
+        "omop_visit_occurrence",
+        "OMOP CDM v5.4 visit_occurrence",
+        "visit_occurrence_id",
+        ("visit_occurrence_id", "person_id", "visit_concept_id", "visit_start_date")
+        + ("visit_end_date", "care_site_id", "visit_source_value"),
+        optional=("admitted_from_source_value", "discharged_to_source_value"),
+        format="parquet",
+    ),
+    Layout(
+        "omop_condition_occurrence",
+        "OMOP CDM v5.4 condition_occurrence",
+        "condition_occurrence_id",
+        ("condition_occurrence_id", "person_id", "condition_start_date")
+        + ("visit_occurrence_id", "condition_source_value"),
+        optional=("condition_status_source_value", "condition_type_concept_id"),
+        format="parquet",
+    ),
+    Layout(
+        "omop_procedure_occurrence",
+        "OMOP CDM v5.4 procedure_occurrence",
+        "procedure_occurrence_id",
+        ("procedure_occurrence_id", "person_id", "procedure_date", "visit_occurrence_id")
+        + ("procedure_source_value",),
+        format="parquet",
+    ),
+    Layout(
+        "omop_cost",
+        "OMOP CDM v5.4 cost",
+        "cost_id",
+        ("cost_id", "cost_event_id", "cost_domain_id", "total_cost"),
+        format="parquet",
+    ),
+)
+
+# The column naming the provider (or practice, or council) of each layout's records.
+_PROVIDERS = {
+    "hes_apc": "PROCODE3",
+    "hes_op": "PROCODE3",
+    "ecds": "DER_PROVIDER_CODE",
+    "gp_patients": "PRACTICE_CODE",
+    "gp_registrations": "PRACTICE_CODE",
+    "gp_events": "PRACTICE_CODE",
+    "community_contacts": "PROVIDER_CODE",
+    "mental_health_contacts": "PROVIDER_CODE",
+    "ambulance_incidents": "PROVIDER_CODE",
+    "social_care_services": "LA_CODE",
+    "costing_ledger": "PROVIDER_CODE",
+    "overhead_bases": "PROVIDER_CODE",
+    "costing_feed": "PROVIDER_CODE",
+}
+
+LAYOUTS: Mapping[str, Layout] = MappingProxyType(
+    {layout.name: replace(layout, provider=_PROVIDERS.get(layout.name)) for layout in _LAYOUTS}
+)

@@ -1,0 +1,140 @@
+"""The data quality report: completeness, validity and timeliness by source and provider.
+
+Aggregates only (counts of records), built from what ingest read, accepted and
+quarantined; the publish stage puts them through the disclosure gate.
+
+- ``dq_files``: per source file, rows read, accepted and quarantined (these reconcile).
+- ``dq_validity``: per source, provider and reason, the rows quarantined.
+- ``dq_completeness``: per source, provider and required column, accepted rows and those
+  with a value.
+- ``dq_timeliness``: per source, provider and month of activity, accepted rows: a month
+  that falls away at the end of the period is data still to arrive.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from openphm.ingest.checks import as_date
+from openphm.ingest.layouts import Layout
+
+UNKNOWN = "unknown"
+# The column dating each layout's activity, for timeliness.
+ACTIVITY_DATE = {
+    "hes_apc": "ADMIDATE",
+    "hes_op": "APPTDATE",
+    "ecds": "ARRIVAL_DATE",
+    "gp_events": "EVENT_DATE",
+    "gp_registrations": "REGISTRATION_START",
+    "community_contacts": "CONTACT_DATE",
+    "mental_health_contacts": "CONTACT_DATE",
+    "ambulance_incidents": "INCIDENT_DATE",
+    "social_care_services": "START_DATE",
+    "costing_feed": "ACTIVITY_DATE",
+    "omop_visit_occurrence": "visit_start_date",
+    "omop_condition_occurrence": "condition_start_date",
+    "omop_procedure_occurrence": "procedure_date",
+}
+
+SCHEMAS = {
+    "dq_files": {
+        "source": "string",
+        "layout": "string",
+        "file": "string",
+        "rows_read": "int64",
+        "rows_accepted": "int64",
+        "rows_quarantined": "int64",
+    },
+    "dq_validity": {
+        "source": "string",
+        "provider_code": "string",
+        "reason": "string",
+        "rows": "int64",
+    },
+    "dq_completeness": {
+        "source": "string",
+        "provider_code": "string",
+        "column": "string",
+        "rows": "int64",
+        "rows_complete": "int64",
+    },
+    "dq_timeliness": {
+        "source": "string",
+        "provider_code": "string",
+        "month": "string",
+        "rows": "int64",
+    },
+}
+
+
+def _provider(t: ir.Table, layout: Layout) -> ir.StringValue:
+    column = t[layout.provider] if layout.provider else ibis.null("string")
+    return column.fill_null(UNKNOWN)
+
+
+def _completeness_columns(layout: Layout) -> list[str]:
+    """Required columns; of HES's numbered ones only the first (the primary code)."""
+    return [
+        c for c in layout.columns if not (c[-3:-2] == "_" and c[-2:].isdigit() and c[-2:] != "01")
+    ]
+
+
+def completeness(accepted: ir.Table, layout: Layout, source: str) -> pd.DataFrame:
+    columns = _completeness_columns(layout)
+    t = accepted.mutate(_provider=_provider(accepted, layout))
+    wide = (
+        t.group_by("_provider")
+        .aggregate(_rows=t.count(), **{f"c{i}": t[c].count() for i, c in enumerate(columns)})
+        .to_pandas()
+    )
+    frames = [
+        pd.DataFrame(
+            {
+                "source": source,
+                "provider_code": wide["_provider"],
+                "column": column,
+                "rows": wide["_rows"],
+                "rows_complete": wide[f"c{i}"],
+            }
+        )
+        for i, column in enumerate(columns)
+    ]
+    return pd.concat(frames, ignore_index=True) if frames else _empty("dq_completeness")
+
+
+def timeliness(accepted: ir.Table, layout: Layout, source: str) -> pd.DataFrame:
+    column = ACTIVITY_DATE.get(layout.name)
+    if column is None:
+        return _empty("dq_timeliness")
+    when = as_date(accepted[column])
+    t = accepted.mutate(
+        _provider=_provider(accepted, layout),
+        _month=when.strftime("%Y-%m").fill_null(UNKNOWN),
+    )
+    out = t.group_by(["_provider", "_month"]).aggregate(rows=t.count()).to_pandas()
+    return pd.DataFrame(
+        {
+            "source": source,
+            "provider_code": out["_provider"],
+            "month": out["_month"],
+            "rows": out["rows"],
+        }
+    )
+
+
+def _empty(name: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype="object") for c in SCHEMAS[name]})
+
+
+def table(name: str, frames: list[pd.DataFrame]) -> ir.Table:
+    schema = ibis.schema(SCHEMAS[name])
+    frames = [f for f in frames if len(f)]
+    frame = pd.concat(frames, ignore_index=True) if frames else _empty(name)
+    if name != "dq_files":
+        keys = [c for c in schema.names if c not in ("rows", "rows_complete")]
+        frame = frame.groupby(keys, as_index=False, dropna=False).sum()
+    for column, dtype in schema.items():
+        frame[column] = frame[column].astype("int64" if dtype.is_integer() else "object")
+    return ibis.memtable(frame[list(schema.names)], schema=schema)

@@ -1,0 +1,192 @@
+"""The ingest stage: delivered files in, checked and staged canonical tables out.
+
+For each configured source, in order (the GP register first, since other files'
+dates are checked against its births and deaths): read the file to staging
+Parquet (``reader``), run the checks (``checks``), map the accepted rows to
+staged canonical tables (``canonical``), and count. Bad rows go to the
+restricted ``quarantine/ingest/quarantine.parquet`` with their source, file,
+line, column, value and reason. The staged tables hold raw NHS numbers and
+demographics: the link stage consumes them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from openphm import engine
+from openphm.config import Source
+from openphm.ingest import quality, staged
+from openphm.ingest.canonical import MAPPERS
+from openphm.ingest.checks import Window, evaluate
+from openphm.ingest.layouts import LAYOUTS
+from openphm.ingest.reader import IngestError, ReadResult, read_csv, read_parquet
+from openphm.model import table_spec
+from openphm.runner import Stage, StageError, StageInput, StageOutput
+
+# Canonical tables ingest writes directly: they hold nobody's identity.
+DIRECT = ("ledger", "overhead_basis", "organisation", "lsoa")
+REGISTER_LAYOUTS = ("gp_patients",)
+QUARANTINE = {
+    "source": "string",
+    "file": "string",
+    "line": "int64",
+    "provider_code": "string",
+    "column": "string",
+    "value": "string",
+    "reason": "string",
+}
+
+
+def _register(accepted: ir.Table) -> ir.Table:
+    """Each NHS number's date of birth and death, from the GP register."""
+    mapped = MAPPERS["gp_patients"](accepted, "register")["staged_identity"]
+    valid = mapped.filter(mapped.nhs_number.notnull())
+    return valid.group_by("nhs_number").aggregate(
+        date_of_birth=valid.date_of_birth.min(), date_of_death=valid.date_of_death.max()
+    )
+
+
+def _read(path: Path, source: Source, out: Path) -> ReadResult:
+    layout = LAYOUTS[source.layout]
+    if not path.is_file():
+        raise IngestError(
+            f"source file {path} (layout {source.layout}) does not exist; "
+            "check [sources] in openphm.toml"
+        )
+    if layout.format == "parquet":
+        return read_parquet(path, layout, out)
+    return read_csv(path, layout, out, source.encoding)
+
+
+def _rejects(result: ReadResult, name: str, shown_path: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "source": name,
+            "file": shown_path,
+            "line": [r.line for r in result.rejects],
+            "provider_code": quality.UNKNOWN,
+            "column": [r.column for r in result.rejects],
+            "value": [r.value for r in result.rejects],
+            "reason": [r.reason for r in result.rejects],
+        },
+        columns=list(QUARANTINE),
+    )
+
+
+def _ordered(sources: dict[str, Source]) -> list[tuple[str, Source]]:
+    first = [(n, s) for n, s in sources.items() if s.layout in REGISTER_LAYOUTS]
+    return first + [(n, s) for n, s in sources.items() if s.layout not in REGISTER_LAYOUTS]
+
+
+def _union(parts: list[ir.Table], schema: ibis.Schema) -> ir.Table:
+    conformed = [staged.conform(p, schema) for p in parts]
+    if not conformed:
+        return staged.empty(schema)
+    return ibis.union(*conformed) if len(conformed) > 1 else conformed[0]
+
+
+def build(inp: StageInput) -> StageOutput:
+    ws = inp.workspace
+    if ws is None:
+        raise StageError("the ingest stage reads files and needs a workspace")
+    sources = inp.config.sources
+    if not sources:
+        raise StageError(
+            "no sources configured: add [sources.NAME] entries (path and layout) to "
+            f"{ws.root / 'openphm.toml'}"
+        )
+    options = inp.config.stages.ingest
+    window = Window(options.earliest_date, options.extract_date or date.today())
+    scratch = Path(tempfile.mkdtemp(prefix="staging-", dir=ws.root))
+    con = ws.con
+    parts: dict[str, list[ir.Table]] = defaultdict(list)
+    quarantine_frames: list[pd.DataFrame] = []
+    quarantine_tables: list[ir.Table] = []
+    dq: dict[str, list[pd.DataFrame]] = defaultdict(list)
+    files = []
+    try:
+        for i, (name, source) in enumerate(_ordered(sources)):
+            layout = LAYOUTS[source.layout]
+            path = ws.root / source.path
+            shown = source.path.as_posix()
+            result = _read(path, source, scratch / f"{i}.parquet")
+            staged_rows = con.read_parquet(str(result.path))
+            accepted, bad = evaluate(staged_rows, layout, window)
+            accepted = engine.scratch_table(con, f"_ingest_accepted_{i}", accepted)
+            bad = engine.scratch_table(con, f"_ingest_quarantine_{i}", bad)
+            n_accepted = accepted.count().to_pyarrow().as_py()
+            n_bad = bad.count().to_pyarrow().as_py()
+            if n_accepted + n_bad != result.rows_staged:
+                raise StageError(f"{shown}: rows do not reconcile after the checks")
+            files.append(
+                {
+                    "source": name,
+                    "layout": layout.name,
+                    "file": shown,
+                    "rows_read": result.rows_read,
+                    "rows_accepted": n_accepted,
+                    "rows_quarantined": n_bad + len(result.rejects),
+                }
+            )
+            quarantine_frames.append(_rejects(result, name, shown))
+            quarantine_tables.append(
+                bad.mutate(source=ibis.literal(name), file=ibis.literal(shown))
+            )
+            if layout.name in REGISTER_LAYOUTS:
+                register = _register(accepted)
+                window = Window(window.earliest, window.latest, register)
+            for table_name, part in MAPPERS[layout.name](accepted, name).items():
+                parts[table_name].append(part)
+            dq["dq_completeness"].append(quality.completeness(accepted, layout, name))
+            dq["dq_timeliness"].append(quality.timeliness(accepted, layout, name))
+    except Exception:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    quarantine = _quarantine(quarantine_frames, quarantine_tables)
+    validity = quarantine.group_by(["source", "provider_code", "reason"]).aggregate(
+        rows=quarantine.count()
+    )
+    tables = {name: _union(parts[name], schema) for name, schema in staged.SCHEMAS.items()}
+    for name in DIRECT:
+        tables[name] = _union(parts[name], table_spec(name).schema())
+    tables["dq_files"] = quality.table("dq_files", [pd.DataFrame(files)])
+    tables["dq_validity"] = validity
+    tables["dq_completeness"] = quality.table("dq_completeness", dq["dq_completeness"])
+    tables["dq_timeliness"] = quality.table("dq_timeliness", dq["dq_timeliness"])
+    read = sum(f["rows_read"] for f in files)
+    bad_rows = sum(f["rows_quarantined"] for f in files)
+    return StageOutput(
+        tables=tables,
+        rows_quarantined=bad_rows,
+        rows_read=read,
+        restricted={"quarantine": quarantine},
+        counts={"files": files},
+        cleanup=[scratch],
+    )
+
+
+def _quarantine(frames: list[pd.DataFrame], tables: list[ir.Table]) -> ir.Table:
+    schema = ibis.schema(QUARANTINE)
+    rejects = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(schema))
+    parts = [ibis.memtable(rejects.astype({"line": "int64"}), schema=schema)]
+    parts += [staged.conform(t, schema) for t in tables]
+    return ibis.union(*parts)
+
+
+OUTPUTS = (*staged.SCHEMAS, *DIRECT, *quality.SCHEMAS)
+
+STAGE = Stage(
+    name="ingest",
+    description="read the configured files, check every row, quarantine the bad, stage the rest",
+    inputs=(),
+    outputs=OUTPUTS,
+    build=build,
+)

@@ -1,0 +1,1 @@
+"""Link: opt-outs applied, one pseudonymised person_id per person across every setting."""
