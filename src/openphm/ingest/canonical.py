@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 
 from openphm.ingest.checks import as_date, normalised_nhs
 from openphm.ingest.layouts import FEED_KEYS
+from openphm.ingest.omop import OMOP_MAPPERS
 from openphm.ingest.spells import group_spells
 from openphm.model import EMERGENCY_ADMISSION_METHODS
 
@@ -527,4 +528,5 @@ MAPPERS: dict[str, Mapper] = {
     "costing_feed": costing_feed,
     "organisations": organisations,
     "lsoas": lsoas,
+    **OMOP_MAPPERS,
 }

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from importlib import resources
 
@@ -155,18 +156,86 @@ def _allowed(argument: str) -> list[str]:
     return argument.split()
 
 
-def _invalid_snomed(table: ir.Table, columns: list[str]) -> list[str]:
-    """The distinct codes of these columns that fail the SNOMED CT identifier rules."""
+def _distinct(table: ir.Table, columns: list[str]) -> list[str]:
     values: set[str] = set()
     for column in columns:
         values.update(table.select(v=table[column]).distinct().v.to_pyarrow().to_pylist())
     values.discard(None)
-    ordered = sorted(values)
-    valid = codes.valid_sctid_mask(ordered)
-    return [v for v, ok in zip(ordered, valid, strict=True) if not ok]
+    return sorted(values)
 
 
-def _fails(t: ir.Table, column: str, c: Check, window: Window, bad_snomed) -> ir.BooleanValue:
+def _bad_snomed(values: list[str]) -> list[str]:
+    return [v for v, ok in zip(values, codes.valid_sctid_mask(values), strict=True) if not ok]
+
+
+def _bad_nhs(values: list[str]) -> list[str]:
+    normal = [re.sub(r"[ \-]", "", v) for v in values]
+    return [v for v, ok in zip(values, codes.valid_nhs_mask(normal), strict=True) if not ok]
+
+
+def _parse_date(value: str) -> date | None:
+    if not re.fullmatch(_DATE, value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _bad_dates(values: list[str], window: Window) -> tuple[list[str], list[str]]:
+    """(not real dates, real dates outside the plausible window)."""
+    invalid, outside = [], []
+    for v in values:
+        d = _parse_date(v)
+        if d is None:
+            invalid.append(v)
+        elif not window.earliest <= d <= window.latest:
+            outside.append(v)
+    return invalid, outside
+
+
+def _bad_datetimes(values: list[str]) -> list[str]:
+    bad = []
+    for v in values:
+        try:
+            ok = re.fullmatch(_DATETIME, v) and datetime.fromisoformat(v.replace(" ", "T"))
+        except ValueError:
+            ok = False
+        if not ok:
+            bad.append(v)
+    return bad
+
+
+@dataclass(frozen=True)
+class _Lookups:
+    """Values found bad in Python: the distinct values of a file are few, so this is cheap,
+    and it keeps long expressions (Modulus 11, Verhoeff, calendars) out of every row."""
+
+    bad: Mapping[tuple[str, str], list[str]]  # (column, check) -> bad values
+
+    @classmethod
+    def of(cls, table: ir.Table, pairs: list[tuple[str, Check]], window: Window) -> _Lookups:
+        bad: dict[tuple[str, str], list[str]] = {}
+        for column, c in pairs:
+            if c.check not in ("nhs_number", "snomed", "date", "datetime"):
+                continue
+            values = _distinct(table, [column])
+            if c.check == "nhs_number":
+                bad[column, c.check] = _bad_nhs(values)
+            elif c.check == "snomed":
+                bad[column, c.check] = _bad_snomed(values)
+            elif c.check == "datetime":
+                bad[column, c.check] = _bad_datetimes(values)
+            else:
+                bad[column, "date"], bad[column, "date_window"] = _bad_dates(values, window)
+        return cls(bad)
+
+
+def _in(value: ir.StringValue, values: list[str]) -> ir.BooleanValue:
+    return value.isin(values) if values else ibis.literal(False)
+
+
+def _fails(t: ir.Table, column: str, c: Check, lookups: _Lookups) -> ir.BooleanValue:
     v = t[column]
     present = v.notnull()
     kind = c.check
@@ -182,30 +251,21 @@ def _fails(t: ir.Table, column: str, c: Check, window: Window, bad_snomed) -> ir
             "opcs4": _OPCS4,
         }.get(kind, c.argument)
         return present & ~v.re_search(regex)
-    if kind == "date":
-        d = as_date(v)
-        return present & (d.isnull() | (d < window.earliest) | (d > window.latest))
-    if kind == "datetime":
-        return present & (
-            ~v.re_search(_DATETIME) | v.replace("T", " ").try_cast("timestamp").isnull()
-        )
+    if kind in ("date", "date_window", "datetime", "nhs_number", "snomed"):
+        return _in(v, lookups.bad[column, kind])
     if kind == "in":
         return present & ~v.isin(_allowed(c.argument))
     if kind == "range":
         low, high = (float(x) for x in c.argument.split())
         number = v.try_cast("float64")
         return present & number.notnull() & ((number < low) | (number > high))
-    if kind == "nhs_number":
-        return present & ~nhs_check_digit_ok(normalised_nhs(v))
-    if kind == "snomed":
-        return present & v.isin(bad_snomed) if bad_snomed else ibis.literal(False)
     if kind == "not_before":
-        return as_date(v) < as_date(t[c.argument])
+        return v.try_cast("date") < t[c.argument].try_cast("date")
     if kind == "after_birth":
-        birth = t["_birth"] if c.argument == "register" else as_date(t[c.argument])
-        return as_date(v) < birth
+        birth = t["_birth"] if c.argument == "register" else t[c.argument].try_cast("date")
+        return v.try_cast("date") < birth
     if kind == "before_death":
-        return as_date(v) > t["_death"]
+        return v.try_cast("date") > t["_death"]
     raise ChecksError(f"checks.csv: unknown check {kind!r}")
 
 
@@ -224,6 +284,16 @@ def _with_register(t: ir.Table, layout: Layout, window: Window) -> ir.Table:
     return joined.drop("_nhs_join", "_nhs")
 
 
+def _with_windows(pairs: list[tuple[str, Check]]) -> list[tuple[str, Check]]:
+    """Each date check followed by its plausible-window check."""
+    out = []
+    for column, c in pairs:
+        out.append((column, c))
+        if c.check == "date":
+            out.append((column, Check(c.layout, c.column, "date_window", "", "date_out_of_range")))
+    return out
+
+
 def _key_text(t: ir.Table, columns: tuple[str, ...]) -> ir.StringValue:
     parts = [t[c].fill_null("") for c in columns]
     return parts[0] if len(parts) == 1 else ibis.literal("|").join(parts)
@@ -235,12 +305,11 @@ def evaluate(staged: ir.Table, layout: Layout, window: Window) -> tuple[ir.Table
     accepted keeps the staged columns and ``_line``; quarantined has ``line``, ``column``,
     ``value`` and ``reason``, one row per quarantined row.
     """
-    pairs = checks_for(layout)
-    snomed_columns = [col for col, c in pairs if c.check == "snomed"]
-    bad_snomed = _invalid_snomed(staged, snomed_columns) if snomed_columns else []
+    pairs = _with_windows(checks_for(layout))
+    lookups = _Lookups.of(staged, pairs, window)
     needs_register = any(c.argument == "register" for _, c in pairs)
     t = _with_register(staged, layout, window) if needs_register else staged
-    fails = [_fails(t, col, c, window, bad_snomed).fill_null(False) for col, c in pairs]
+    fails = [_fails(t, col, c, lookups).fill_null(False) for col, c in pairs]
     columns = list(layout.all_columns)
     first_copy = ibis.row_number().over(group_by=columns, order_by=t[LINE]) == 0
     t = t.mutate(_first_copy=first_copy)
