@@ -25,7 +25,9 @@ def files(out: Path) -> dict[str, bytes]:
 def test_the_same_seed_gives_byte_identical_files(small, tmp_path):
     again = tmp_path / "b"
     generate(again, people=3_000, seed=5, chunk_people=1_000)
-    assert files(again) == files(small)
+    mine = files(small)
+    assert {"extracts/gp_patients.csv", "extracts/opt_outs.csv"} <= mine.keys()
+    assert files(again) == mine
 
 
 def test_another_seed_gives_other_files(small, tmp_path):
@@ -50,6 +52,7 @@ def test_every_setting_arrives_as_an_extract(small):
         "ambulance_incidents",
         "social_care_services",
         "opt_outs",
+        "gp_patients",
     } <= extracts
 
 
@@ -69,6 +72,84 @@ def test_every_record_belongs_to_a_known_person_and_counts_reconcile(small):
     per_file = link["file"].value_counts()
     for key, rows in per_file.items():
         assert manifest[f"{key}.csv"]["rows"] == rows, key
+
+
+def extract(out: Path, name: str) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    """An extract as text, each row's true person, and whether dirt touched the row."""
+    frame = pd.read_csv(out / f"extracts/{name}.csv", dtype=str, keep_default_na=False)
+    link = pd.read_parquet(out / "truth/record_person.parquet")
+    link = link[link["file"] == f"extracts/{name}"].reset_index(drop=True)
+    assert (link["record_key"] == frame.iloc[:, 0]).all()  # written in the same order
+    dirt = pd.read_parquet(out / "truth/dirt.parquet")
+    dirty = frame.iloc[:, 0].isin(dirt.loc[dirt["file"] == f"extracts/{name}", "record_key"])
+    return frame, link["person_index"], ~dirty
+
+
+def test_the_patient_register_holds_everyone_once_as_the_truth_has_them(small):
+    patients, person, clean = extract(small, "gp_patients")
+    assert list(patients.columns) == [
+        "PATIENT_ID", "NHS_NUMBER", "DATE_OF_BIRTH", "SEX", "ETHNIC_CATEGORY", "POSTCODE",
+        "LSOA", "PRACTICE_CODE", "DATE_OF_DEATH",
+    ]  # fmt: skip
+    people = pd.read_parquet(small / "truth/people.parquet").set_index("person_index")
+    dirt = pd.read_parquet(small / "truth/dirt.parquet")
+    dirt = dirt[dirt["file"] == "extracts/gp_patients"]
+    assert set(dirt["kind"]) <= {"invalid_nhs_number", "duplicate_row"}
+    # One row per person, and a row more for each duplicate the dirt delivered.
+    assert len(patients) == len(people) + (dirt["kind"] == "duplicate_row").sum()
+    assert (person.drop_duplicates().sort_values().to_numpy() == people.index.to_numpy()).all()
+    assert patients["PATIENT_ID"].nunique() == len(people)
+    truth = people.loc[person[clean]]
+    rows = patients[clean]
+    assert clean.mean() > 0.98
+    date = "%Y-%m-%d"
+    assert (rows["NHS_NUMBER"].to_numpy() == truth["nhs_number"].to_numpy()).all()
+    assert codes.valid_nhs_mask(rows["NHS_NUMBER"].to_numpy()).all()
+    assert (rows["DATE_OF_BIRTH"].to_numpy() == truth["date_of_birth"].dt.strftime(date)).all()
+    assert (rows["SEX"].to_numpy() == truth["sex"].to_numpy()).all()
+    assert (rows["ETHNIC_CATEGORY"].to_numpy() == truth["ethnic_category"].to_numpy()).all()
+    assert (rows["POSTCODE"].to_numpy() == truth["postcode"].to_numpy()).all()
+    assert (rows["LSOA"].to_numpy() == truth["lsoa_code"].to_numpy()).all()
+    death = truth["date_of_death"].dt.strftime(date).fillna("")
+    assert (rows["DATE_OF_DEATH"].to_numpy() == death.to_numpy()).all()
+    assert (rows["DATE_OF_DEATH"] != "").sum() > 0
+    registrations = pd.read_parquet(small / "truth/registrations.parquet")
+    last = registrations.sort_values(["person_index", "start"]).drop_duplicates(
+        "person_index", keep="last"
+    )
+    practice = last.set_index("person_index").loc[person[clean], "practice_code"]
+    assert (rows["PRACTICE_CODE"].to_numpy() == practice.to_numpy()).all()
+
+
+# Every date of a clean record that says when care happened (HES's 1800-01-01 is its null).
+EVENT_DATES = {
+    "hes_apc": ["ADMIDATE", "EPISTART", "EPIEND", "DISDATE"]
+    + [f"OPDATE_{i:02d}" for i in range(1, 25)],
+    "hes_op": ["APPTDATE"],
+    "ecds": ["ARRIVAL_DATE"],
+    "gp_events": ["EVENT_DATE"],
+    "gp_registrations": ["REGISTRATION_START", "REGISTRATION_END"],
+    "gp_patients": ["DATE_OF_DEATH"],
+    "community_contacts": ["CONTACT_DATE"],
+    "mental_health_contacts": ["CONTACT_DATE"],
+    "ambulance_incidents": ["INCIDENT_DATE"],
+    "social_care_services": ["START_DATE", "END_DATE"],
+    "opt_outs": ["EFFECTIVE_DATE"],
+}
+
+
+def test_no_clean_record_is_dated_before_birth_or_after_death(small):
+    """Ingest quarantines such records as implausible: the clean ones must never be."""
+    people = pd.read_parquet(small / "truth/people.parquet").set_index("person_index")
+    for name, columns in EVENT_DATES.items():
+        frame, person, clean = extract(small, name)
+        born = people.loc[person, "date_of_birth"].to_numpy()
+        died = people.loc[person, "date_of_death"].to_numpy()
+        for column in columns:
+            text = frame[column].where(~frame[column].isin(["", "1800-01-01"]))
+            when = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").to_numpy()
+            assert not (when[clean] < born[clean]).any(), (name, column)
+            assert not (when[clean] > died[clean]).any(), (name, column)  # NaT: alive
 
 
 def test_dirt_is_recorded_and_really_there(small):

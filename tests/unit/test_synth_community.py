@@ -24,6 +24,7 @@ def _cohort():
 
 
 DATE_COLUMNS = {
+    "extracts/gp_patients": ["DATE_OF_BIRTH", "DATE_OF_DEATH"],
     "extracts/gp_registrations": ["REGISTRATION_START", "REGISTRATION_END"],
     "extracts/gp_events": ["EVENT_DATE"],
     "extracts/community_contacts": ["CONTACT_DATE"],
@@ -95,6 +96,10 @@ def _diagnosis_codes() -> set[str]:
 def test_every_frame_has_the_documented_columns_and_unique_keys(world):
     _, _, _, frames = world
     expected = {
+        "extracts/gp_patients": [
+            "PATIENT_ID", "NHS_NUMBER", "DATE_OF_BIRTH", "SEX", "ETHNIC_CATEGORY", "POSTCODE",
+            "LSOA", "PRACTICE_CODE", "DATE_OF_DEATH", PERSON,
+        ],
         "extracts/gp_registrations": [
             "REG_ID", "NHS_NUMBER", "PRACTICE_CODE", "REGISTRATION_START",
             "REGISTRATION_END", PERSON,
@@ -125,11 +130,43 @@ def test_every_frame_has_the_documented_columns_and_unique_keys(world):
         assert list(frame.columns) == columns, key
         assert len(frame) > 0, key
         assert frame.iloc[:, 0].is_unique, key
+        if key == "extracts/gp_patients":  # the register's key is scrambled (next test)
+            continue
         # Keys come from the person, so chunks can never collide.
         assert (frame.iloc[:, 0] // community.RECORD_STRIDE == frame[PERSON]).all(), key
     for key in ("truth/registrations", "truth/care_minutes", "truth/ambulance_incidents"):
         assert len(frames[key]) > 0
         assert PERSON not in frames[key].columns
+
+
+def test_the_patient_register_is_everyone_once_with_the_truths_demographics(world):
+    _, cohort, _, frames = world
+    patients = frames["extracts/gp_patients"]
+    # One row per person of the cohort, in person order.
+    assert (patients[PERSON].to_numpy() == cohort["person_index"].to_numpy()).all()
+    people = cohort.set_index("person_index").loc[patients[PERSON]]
+    assert (patients["NHS_NUMBER"].to_numpy() == people["nhs_number"].to_numpy()).all()
+    assert (patients["DATE_OF_BIRTH"].to_numpy() == people["date_of_birth"].to_numpy()).all()
+    assert (patients["SEX"].to_numpy() == people["sex"].to_numpy()).all()
+    assert set(patients["SEX"]) == {"1", "2"}
+    assert (patients["ETHNIC_CATEGORY"].to_numpy() == people["ethnic_category"].to_numpy()).all()
+    assert (patients["POSTCODE"].to_numpy() == people["postcode"].to_numpy()).all()
+    assert (patients["LSOA"].to_numpy() == people["lsoa_code"].to_numpy()).all()
+    assert patients["LSOA"].str.fullmatch(r"E01\d{6}").all()
+    death = patients["DATE_OF_DEATH"]
+    assert death.notna().any() and death.isna().any()
+    assert (death.isna() == people["date_of_death"].isna().to_numpy()).all()
+    assert (death.dropna().to_numpy() == people["date_of_death"].dropna().to_numpy()).all()
+    # The practice is the last registration's: at death or at the period's end.
+    reg = frames["extracts/gp_registrations"].sort_values([PERSON, "REGISTRATION_START"])
+    last = reg.drop_duplicates(PERSON, keep="last").set_index(PERSON)["PRACTICE_CODE"]
+    assert (patients["PRACTICE_CODE"].to_numpy() == last.loc[patients[PERSON]].to_numpy()).all()
+    moved = patients["PRACTICE_CODE"].to_numpy() != people["practice_code"].to_numpy()
+    assert moved.sum() > 0.02 * len(cohort)  # so the line above tests something
+    # The key is scrambled: unique, at most 12 digits, and not the person's counter.
+    key = patients["PATIENT_ID"]
+    assert key.dtype == np.int64 and key.is_unique and key.between(0, 10**12 - 1).all()
+    assert (key // community.RECORD_STRIDE != patients[PERSON]).mean() > 0.99
 
 
 def test_registrations_never_overlap_start_before_birth_or_outlast_death(world):
@@ -354,6 +391,7 @@ def test_same_stream_same_frames_and_another_stream_differs(generated):
         pd.testing.assert_frame_equal(again[key], frames[key])
     other = community.generate(ctx, cohort, emergencies, np.random.default_rng(5))
     for key in (
+        "extracts/gp_patients",  # moves, so last practices, come from the stream
         "extracts/gp_events",
         "extracts/community_contacts",
         "extracts/ambulance_incidents",
@@ -366,4 +404,5 @@ def test_a_tiny_chunk_without_moves_or_admissions_still_works(world):
     few = cohort.iloc[:3].copy()
     frames = community.generate(ctx, few, emergencies.iloc[:0], np.random.default_rng(0))
     assert len(frames["extracts/gp_registrations"]) >= 3
+    assert frames["extracts/gp_patients"][PERSON].tolist() == few["person_index"].tolist()
     assert frames["extracts/gp_events"][PERSON].isin(few["person_index"]).all()

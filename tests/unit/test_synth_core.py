@@ -4,11 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from openphm import codes
+from openphm import codes, synth
 from openphm.synth import hazard, health, reference
 from openphm.synth.dirt import Columns, Dirt, apply
 from openphm.synth.geography import MERGER_DATE, build_geography
 from openphm.synth.identifiers import nhs_number_pool
+from openphm.synth.output import PERSON, SynthContext
 from openphm.synth.people import make_people
 
 START = pd.Timestamp("2023-04-01")
@@ -58,6 +59,7 @@ def test_people_look_like_england(cohort):
     )
     # About 1.05% a year are born during the three years.
     assert (~born).mean() == pytest.approx(0.0315, abs=0.004)
+    assert (people["date_of_birth"] < END).all()  # nobody is born after the period
     assert people["nhs_number"].is_unique
 
 
@@ -97,6 +99,30 @@ def test_realised_emergency_rates_match_the_published_ones(cohort):
     # Nobody is admitted after they die.
     dod = death.set_axis(people["person_index"]).loc[admissions["person_index"]].to_numpy()
     assert not (admissions["admission_date"].to_numpy() > dod).any()
+
+
+def test_opt_outs_take_effect_in_the_persons_lifetime(geo, cohort):
+    people, _ = cohort
+    people = people.copy()
+    rng = np.random.default_rng(9)
+    dead = rng.random(len(people)) < 0.3  # many deaths, some of babies born in the period
+    life = (END - people["date_of_birth"]).dt.days.clip(lower=1)
+    lived = pd.to_timedelta(np.floor(rng.random(len(people)) * life.to_numpy()), unit="D")
+    died = (people["date_of_birth"] + lived).clip(lower=START)
+    people["date_of_death"] = died.where(dead & (died >= people["date_of_birth"]))
+    ctx = SynthContext(START, END, geo, 1)
+    opt_outs = synth._opt_outs(people, ctx, np.random.default_rng(10))
+    who = people.set_index("person_index").loc[opt_outs[PERSON]]
+    when = opt_outs["EFFECTIVE_DATE"].to_numpy()
+    assert (when >= who["date_of_birth"].to_numpy()).all()
+    death = who["date_of_death"].to_numpy()
+    assert not (when > death).any()
+    assert (when < END).all()
+    assert opt_outs[PERSON].isin(people.loc[people["date_of_death"].notna(), "person_index"]).any()
+    # The living adults' dates still span the whole window, uniformly.
+    window = pd.Timestamp(START) - pd.Timedelta(days=3 * 365)
+    assert opt_outs["EFFECTIVE_DATE"].min() < window + pd.Timedelta(days=30)
+    assert opt_outs["EFFECTIVE_DATE"].max() > END - pd.Timedelta(days=30)
 
 
 def test_nhs_numbers_continue_past_the_999_range_only_when_they_must():

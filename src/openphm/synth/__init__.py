@@ -5,8 +5,9 @@ The same seed gives byte-identical files. People are generated in chunks of
 memory stays flat however large the population and the output never depends on
 anything but the seed and the size. Layout of the output folder::
 
-    extracts/   the files an ICS receives (HES-like APC/OP, ECDS, GP, community,
-                mental health, ambulance, social care) as CSV
+    extracts/   the files an ICS receives (HES-like APC/OP, ECDS, the GP patient
+                register, GP registrations and events, community, mental health,
+                ambulance, social care, opt-outs) as CSV
     omop/       the same care as OMOP CDM v5.4 tables
     costing/    provider ledgers and activity feeds
     reference/  organisations and LSOAs (the canonical organisation and area tables)
@@ -55,6 +56,7 @@ _STREAM = {
 # England, 2024: about 5.4% have a national data opt-out; type 1 (GP) opt-outs
 # are rarer. Type 1 stops GP data leaving the practice for purposes beyond care.
 OPT_OUT_RATES = {"national": 0.054, "type_1": 0.03}
+OPT_OUT_YEARS_BEFORE = 3  # opt-outs on the lists date from up to this long before the period
 # Which columns of each extract the dirt may touch.
 DIRT_COLUMNS = {
     "extracts/hes_apc": Columns(nhs="NEWNHSNO", start="ADMIDATE", icd10="DIAG_4_01"),
@@ -76,6 +78,9 @@ DIRT_COLUMNS = {
         dob="DATE_OF_BIRTH",
         postcode="POSTCODE",
     ),
+    # Last, so adding it left every other extract's dirt as it was. The NHS number
+    # only: dates of birth and death stay the truth's, on every row.
+    "extracts/gp_patients": Columns(nhs="NHS_NUMBER"),
 }
 _CALIBRATION_CHUNK = 2**31 - 1
 
@@ -195,20 +200,30 @@ def _chunk(
 
 
 def _opt_outs(cohort: pd.DataFrame, ctx: SynthContext, rng) -> pd.DataFrame:
-    """National data opt-outs and type 1 (GP) opt-outs, as the lists arrive."""
+    """National data opt-outs and type 1 (GP) opt-outs, as the lists arrive.
+
+    Each is effective on a day drawn uniformly from ``OPT_OUT_YEARS_BEFORE`` years
+    before the period to its last day, squeezed into the person's lifetime: never
+    before birth, never after death.
+    """
     n = len(cohort)
+    first = np.datetime64((ctx.start - pd.Timedelta(days=OPT_OUT_YEARS_BEFORE * 365)).date())
+    window = (ctx.end - ctx.start).days + OPT_OUT_YEARS_BEFORE * 365
+    last = first + window - 1
+    lo = np.maximum(cohort["date_of_birth"].to_numpy("datetime64[D]"), first)
+    death = cohort["date_of_death"].to_numpy("datetime64[D]")
+    hi = np.where(np.isnat(death), last, np.minimum(death, last))
     kinds = []
     for kind, rate in OPT_OUT_RATES.items():
         who = np.flatnonzero(rng.random(n) < rate)
-        days = rng.integers(0, (ctx.end - ctx.start).days + 3 * 365, size=len(who))
+        draw = rng.integers(0, window, size=len(who))
+        span = (hi[who] - lo[who]).astype(np.int64) + 1  # the whole window for most people
         kinds.append(
             pd.DataFrame(
                 {
                     "NHS_NUMBER": cohort["nhs_number"].to_numpy()[who],
                     "OPT_OUT_TYPE": kind,
-                    "EFFECTIVE_DATE": ctx.start
-                    - pd.Timedelta(days=3 * 365)
-                    + pd.to_timedelta(days, unit="D"),
+                    "EFFECTIVE_DATE": (lo[who] + draw * span // window).astype("datetime64[ns]"),
                     PERSON: cohort["person_index"].to_numpy()[who],
                 }
             )

@@ -23,3 +23,18 @@ def choose_rows(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
     cum = np.cumsum(weights, axis=1)
     u = rng.random(len(weights)) * cum[:, -1]
     return np.minimum((cum <= u[:, None]).sum(axis=1), weights.shape[1] - 1)
+
+
+def scramble(counter: np.ndarray, salt: int) -> np.ndarray:
+    """A fixed bijection of 0 .. 10**12 - 1: a four-round Feistel network on two halves
+    of six digits, whose round function mixes every bit (so no digit of the key follows
+    a digit of the counter)."""
+    m, mask = 10**6, 0xFFFFFFFF
+    hi, lo = np.divmod(np.asarray(counter, dtype=np.int64), m)
+    for r in range(4):
+        x = ((hi + salt * 1_000_003 + r * 7_919) * 2_654_435_761) & mask
+        x ^= x >> 13
+        x = (x * 40_503) & mask
+        x ^= x >> 16
+        hi, lo = (lo + x) % m, hi
+    return hi * m + lo

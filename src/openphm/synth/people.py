@@ -72,6 +72,11 @@ def make_people(
     born_later = rng.random(n) < BIRTHS_PER_YEAR * birth_years
     age_years = np.where(born_later, -rng.random(n) * birth_years, age_years)
     dob = period_start - pd.to_timedelta(np.floor(age_years * 365.25), unit="D")
+    if birth_years:  # the floor can give the day after the period: its last day instead
+        end = period_start + pd.DateOffset(
+            years=int(birth_years), days=round(birth_years % 1 * 365.25)
+        )
+        dob = dob.where(dob < end, end - pd.Timedelta(days=1))
 
     lsoa_i = rng.choice(len(geo.lsoa), size=n, p=geo.lsoa["weight"].to_numpy())
     lsoa = geo.lsoa.iloc[lsoa_i].reset_index(drop=True)

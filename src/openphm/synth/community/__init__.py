@@ -1,5 +1,6 @@
-"""Care outside hospital: GP registrations and records, community, mental health,
-ambulance and adult social care, as their extracts arrive at an ICS.
+"""Care outside hospital: the GP patient register, GP registrations and records,
+community, mental health, ambulance and adult social care, as their extracts arrive
+at an ICS.
 
 ``generate(ctx, cohort, emergencies, rng)`` takes one chunk's cohort (the
 ``people.COHORT_COLUMNS`` plus ``onset_<condition>`` dates and ``date_of_death``)
@@ -7,7 +8,8 @@ and its emergency admissions (``hazard.simulate``: person_index, admission_date)
 and returns the frames below, keyed by output path. Everything is drawn from
 ``rng`` in a fixed order, so the same stream gives identical frames. Record keys
 are ``person_index * 10_000 + n`` (n counts the person's records in that file, in
-date order), so keys never collide between chunks. In extracts, dates are text
+date order), so keys never collide between chunks; the patient register's
+``PATIENT_ID`` is that counter scrambled. In extracts, dates are text
 'YYYY-MM-DD' and missing values '' (as delivered; the dirt stage writes impossible
 dates such as '2024-02-30' into them, which a datetime column cannot hold); in
 truth frames dates are ``datetime64[ns]`` (NaT when missing). "The period" is
@@ -18,6 +20,22 @@ writer moves it to ``truth/record_person``).
 
 Extracts
 --------
+``extracts/gp_patients``: the GP patient register, as the demographic part of a GP
+extract (or a PDS trace) gives it: one row per person in the cohort (everyone is
+registered, including people who die during the period), in person order. It is
+the only extract holding people with no recorded care.
+
+- ``PATIENT_ID`` (int64): record key, ``person_index * 10_000`` scrambled (the
+  hospital keys' bijection of 0 .. 10**12-1, salt ``PATIENT_KEY_SALT``), so it
+  does not reveal the person.
+- ``NHS_NUMBER`` (str).
+- ``DATE_OF_BIRTH`` (date), ``SEX`` ('1' male, '2' female), ``ETHNIC_CATEGORY``
+  (NHS ethnic category code), ``POSTCODE``, ``LSOA`` (2021 LSOA code): the
+  cohort's.
+- ``PRACTICE_CODE`` (str): the practice of the last registration, that is at
+  death or at the period's end.
+- ``DATE_OF_DEATH`` (date; empty if alive at the period's end): the cohort's.
+
 ``extracts/gp_registrations``: one row per registration period, as a GP system
 extract gives them.
 
@@ -155,6 +173,7 @@ from openphm.synth.community.ambulance import _ambulance
 from openphm.synth.community.common import RECORD_STRIDE
 from openphm.synth.community.contacts import _community, _mental_health
 from openphm.synth.community.gp import _gp_events
+from openphm.synth.community.patients import _patients
 from openphm.synth.community.people import _people
 from openphm.synth.community.registrations import _registration_frames, _registrations
 from openphm.synth.community.social_care import _social_care
@@ -171,6 +190,7 @@ def generate(
     regs = _registrations(ctx, p, cohort, rng)
     parts = [
         _registration_frames(p, regs),
+        _patients(p, regs),
         _gp_events(p, regs, rng),
         _community(ctx, p, rng),
         _mental_health(ctx, p, rng),

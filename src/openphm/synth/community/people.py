@@ -19,6 +19,8 @@ class _People:
     sex: np.ndarray  # '1' / '2'
     female: np.ndarray  # bool
     dob: np.ndarray  # day
+    ethnic: np.ndarray  # NHS ethnic category code
+    lsoa: np.ndarray  # LSOA of residence (2021 code)
     postcode: np.ndarray
     place: np.ndarray
     imd: np.ndarray
@@ -78,6 +80,8 @@ def _people(ctx: SynthContext, cohort: pd.DataFrame) -> _People:
         sex=cohort["sex"].to_numpy().astype(str),
         female=cohort["sex"].to_numpy().astype(str) == "2",
         dob=dob,
+        ethnic=cohort["ethnic_category"].to_numpy().astype(str),
+        lsoa=cohort["lsoa_code"].to_numpy().astype(str),
         postcode=cohort["postcode"].to_numpy().astype(str),
         place=cohort["place_code"].to_numpy().astype(str),
         imd=cohort["imd_decile"].to_numpy().astype(np.int64),

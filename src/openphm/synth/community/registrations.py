@@ -41,6 +41,14 @@ class _Registrations:
         pos = np.maximum(pos, np.searchsorted(self._keys, local * self._span, side="left"))
         return self.practice[pos]
 
+    def last_practice(self, n: int) -> np.ndarray:
+        """Practice index of each of the ``n`` people's last registration: the practice
+        at death or at the period's end (moves never fall after death)."""
+        last = np.diff(self.local, append=-1) != 0  # local is sorted and never negative
+        if not np.array_equal(self.local[last], np.arange(n)):
+            raise ValueError("every person must have a registration")
+        return self.practice[last]
+
 
 def _registrations(ctx: SynthContext, p: _People, cohort, rng) -> _Registrations:
     practices = ctx.geography.practices.reset_index(drop=True)
