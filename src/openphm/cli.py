@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import time
 from collections.abc import Iterator
@@ -16,9 +17,11 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from openphm import model
-from openphm.config import ConfigError
+from openphm.config import CONFIG_FILE, ConfigError
 from openphm.engine import EngineError
-from openphm.runner import StageError, StageSummary, load_sources, run_stage, select_stages
+from openphm.ingest.reader import IngestError
+from openphm.ingest.sources import synth_sources
+from openphm.runner import StageError, StageSummary, run_stage, select_stages
 from openphm.stages import STAGES
 from openphm.workspace import Workspace, WorkspaceError
 
@@ -38,7 +41,7 @@ def _clear_errors() -> Iterator[None]:
     """Known failures print one clear message and exit 2; no stack traces."""
     try:
         yield
-    except (ConfigError, WorkspaceError, StageError, EngineError, KeyError) as exc:
+    except (ConfigError, WorkspaceError, StageError, EngineError, IngestError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         err.print(f"[bold red]error:[/] {escape(str(message))}", highlight=False)
         raise typer.Exit(2) from None
@@ -114,8 +117,6 @@ def demo(
     fresh: Annotated[bool, typer.Option(help="start from an empty workspace")] = True,
 ) -> None:
     """Generate a synthetic ICS, make a workspace from it, run every stage, show the outputs."""
-    from openphm.synth.canonical import from_truth
-
     started = time.perf_counter()
     with _clear_errors():
         if fresh and directory.exists():
@@ -123,10 +124,9 @@ def demo(
         ws = Workspace.init(directory, name="openphm-demo")
         sources = ws.root / "sources"
         _generate(sources, people=people, seed=seed)
+        _point_demo_at(ws, sources)
+        ws = Workspace(ws.root)
         try:
-            # Until ingest and link land, the people come from the generator's truth.
-            loaded = load_sources(ws, from_truth(sources, seed), source="synth")
-            console.print(f"loaded from the synthetic ICS: {loaded}")
             _run(ws, None)
             verification = ws.audit.verify()
         finally:
@@ -140,6 +140,18 @@ def demo(
     lines += [f"  {p.name}" for p in sorted(ws.published_dir.glob("*.csv"))]
     lines.append(f"audit:      {ws.audit_dir} ({verification.reason})")
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+
+
+def _point_demo_at(ws: Workspace, sources: Path) -> None:
+    """The demo's sources, and a random pseudonymisation key of its own in a file."""
+    key_file = ws.root / "demo-pseudonym.key"
+    key_file.write_text(secrets.token_hex(32))
+    key_file.chmod(0o600)
+    config = ws.root / CONFIG_FILE
+    text = config.read_text().replace(
+        'key_env = "OPENPHM_PSEUDONYM_KEY"', f'key_file = "{key_file.name}"'
+    )
+    config.write_text(text + "\n" + synth_sources(ws.root, sources))
 
 
 def _remove_old_demo(directory: Path) -> None:

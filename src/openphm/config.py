@@ -107,8 +107,11 @@ class Pseudonymisation(_Strict):
             raise ValueError("set exactly one of key_env or key_file")
         return self
 
-    def read_key(self, environ: Mapping[str, str] | None = None) -> bytes:
-        """The HMAC key, from where the configuration says; errors never show it."""
+    def read_key(self, environ: Mapping[str, str] | None = None, base: Path | None = None) -> bytes:
+        """The HMAC key, from where the configuration says; errors never show it.
+
+        A relative key_file is found from ``base`` (the workspace folder).
+        """
         environ = os.environ if environ is None else environ
         if self.key_env is not None:
             if not environ.get(self.key_env):
@@ -119,7 +122,10 @@ class Pseudonymisation(_Strict):
             key = environ[self.key_env].encode("utf-8")
         else:
             try:
-                key = self.key_file.read_bytes().strip()
+                path = self.key_file
+                if base is not None and not path.is_absolute():
+                    path = base / path
+                key = path.read_bytes().strip()
             except OSError as exc:
                 raise ConfigError(
                     f"pseudonymisation.key_file: cannot read {self.key_file} ({exc.strerror})"

@@ -9,6 +9,7 @@ are settled here and nowhere else; no other module imports duckdb or pyspark.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -135,6 +136,34 @@ def scratch_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
     if engine_name(con) == "spark":
         return con.create_view(name, obj, overwrite=True)
     return con.create_table(name, obj, temp=True, overwrite=True)
+
+
+def write_parquet(con: BaseBackend, table: ir.Table, path: Path) -> None:
+    """Stream a table to Parquet without holding it in Python: a file (DuckDB) or a
+    folder of part files (Spark). The write is atomic: a partial result never shows."""
+    partial = path.with_name(path.name + ".partial")
+    remove_path(partial)
+    con.to_parquet(table, str(partial))
+    remove_path(path)
+    os.replace(partial, path)
+
+
+def read_parquet(con: BaseBackend, path: Path) -> ir.Table:
+    return con.read_parquet(str(path))
+
+
+def remove_path(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def drop_scratch(con: BaseBackend, name: str) -> None:
+    if engine_name(con) == "spark":
+        con.drop_view(name, force=True)
+    else:
+        con.drop_table(name, force=True)
 
 
 def read_table(con: BaseBackend, name: str) -> ir.Table:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import getpass
-import os
 import shutil
 import subprocess
 import time
@@ -21,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 import openphm
 from openphm import engine
@@ -54,7 +52,8 @@ class StageOutput:
     # never published: name -> table.
     restricted: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)  # for the audit record and summary
-    cleanup: list[Path] = field(default_factory=list)  # scratch removed after the commit
+    # Scratch folders (removed) or callables (called) once the outputs are committed.
+    cleanup: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -68,6 +67,10 @@ class Stage:
     # Inputs that must not outlive this stage (raw identifiers): dropped at its commit.
     consumes: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()  # inputs read when the workspace has them
+    # Restricted row-level files an earlier stage wrote, as "stage/name" (never in the
+    # warehouse: they hold raw identifiers). Those also in ``consumes`` are deleted once
+    # this stage has committed.
+    restricted_inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,15 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
             )
         present = [t for t in stage.optional if t in catalog]
         inputs = {t: ws.table(t) for t in (*stage.inputs, *present)}
+        restricted_in = {r: restricted_path(ws, r) for r in stage.restricted_inputs}
+        absent = [r for r, path in restricted_in.items() if not path.exists()]
+        if absent:
+            raise StageError(
+                f"stage {stage.name!r} needs {absent} from an earlier stage, which the "
+                "workspace does not hold (it is consumed by each run); run the stages before it"
+            )
+        for r, path in restricted_in.items():
+            inputs[r.split("/")[-1]] = engine.read_parquet(ws.con, path)
         in_desc = _describe(inputs)
         result = stage.build(StageInput(inputs, ws.config, ws))
         try:
@@ -157,9 +169,12 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
                 write_restricted(ws, stage.name, n, t) for n, t in result.restricted.items()
             ]
             ws.commit(result.tables, drop=stage.consumes)
+            for r in stage.consumes:
+                if r in restricted_in:
+                    engine.remove_path(restricted_in[r])
         finally:
-            for path in result.cleanup:
-                shutil.rmtree(path, ignore_errors=True)
+            for item in result.cleanup:
+                item() if callable(item) else shutil.rmtree(item, ignore_errors=True)
         outputs = {t: ws.table(t) for t in stage.outputs}
         published = [write_published(ws.published_dir, g) for g in result.published]
         out_desc = _describe(outputs)
@@ -188,15 +203,19 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
     )
 
 
+def restricted_path(ws: Workspace, name: str) -> Path:
+    """Where restricted file "stage/name" lives: quarantine/STAGE/NAME.parquet."""
+    stage, _, table = name.partition("/")
+    return ws.quarantine_dir / stage / f"{table}.parquet"
+
+
 def write_restricted(ws: Workspace, stage: str, name: str, table: Any) -> Path:
-    """Row-level output for authorised eyes only: Parquet under quarantine/STAGE/."""
-    folder = ws.quarantine_dir / stage
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.parquet"
-    arrow = table.to_pyarrow() if isinstance(table, ir.Table) else pa.Table.from_pandas(table)
-    partial = path.with_suffix(".parquet.partial")
-    pq.write_table(arrow, partial)
-    os.replace(partial, path)
+    """Row-level output for authorised eyes only, streamed to quarantine/STAGE/NAME.parquet."""
+    path = restricted_path(ws, f"{stage}/{name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not isinstance(table, ir.Table):
+        table = ibis.memtable(table)
+    engine.write_parquet(ws.con, table, path)
     return path
 
 

@@ -141,13 +141,12 @@ def test_run_unknown_stage_exits_2_naming_the_stages(tmp_path):
     assert "measure" in text and "publish" in text
 
 
-def test_run_without_sources_exits_2_naming_missing_tables(tmp_path):
+def test_run_without_sources_exits_2_saying_how_to_configure_them(tmp_path):
     ws = init_workspace(tmp_path / "ws")
     result = invoke("run", "-w", ws)
     assert_clean_exit(result, 2)
     text = flat(result)
-    assert "'person'" in text and "'registration'" in text
-    assert "measure" in text
+    assert "no sources configured" in text and "[sources.NAME]" in text
     assert list((ws / "published").iterdir()) == []
 
 

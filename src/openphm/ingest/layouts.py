@@ -219,7 +219,8 @@ _LAYOUTS = (
         "person_id",
         ("person_id", "gender_source_value", "year_of_birth", "month_of_birth")
         + ("person_source_value",),
-        optional=("day_of_birth", "race_source_value", "care_site_id", "location_id"),
+        optional=("day_of_birth", "gender_concept_id", "race_source_value", "care_site_id")
+        + ("location_id",),
         format="parquet",
     ),
     Layout(

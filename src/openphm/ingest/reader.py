@@ -1,4 +1,4 @@
-"""Reading delivered files into staging Parquet, text only, with every line accounted for.
+r"""Reading delivered files into staging Parquet, text only, with every line accounted for.
 
 A reader never guesses types and never drops a line. Every value is kept as
 trimmed text (empty means missing) beside ``_line``, the physical line it came
@@ -11,13 +11,41 @@ real are set aside here as rejects with a reason. So for every file:
 
 A missing column is not a row problem: it stops the run with an error naming
 the file, the column and the columns found.
+
+How a CSV file is split into rows (pinned by ``tests/property/test_reader_props.py``):
+
+- A line ends at ``\n``, ``\r\n`` or a lone ``\r``; a missing final line break is fine.
+  ``_line`` is the physical line a row starts on, counting the header as line 1.
+- A quote opens a quoted value only as the first character of a field; it may hold
+  commas and line breaks (the row then spans several lines) and ``""`` for a quote.
+  A quote anywhere else is an ordinary character, as is text after a closing quote
+  (``"ab"cd`` reads as ``abcd``).
+- A quote that opens a field and is never closed would swallow the rest of the file:
+  that row is rejected (``wrong_field_count``, "a quote opens in this field and is never
+  closed") and reading starts again on the line after the quote. A stray quote that a
+  later quote closes makes one row of all the lines between, as CSV says it must; that
+  row nearly always fails as ``wrong_field_count`` or ``field_too_long``.
+- An empty line, or one of only commas, is rejected as ``empty_row``; a line of only
+  spaces is one field, so ``wrong_field_count``.
+- Bytes that are not valid in the file's encoding (latin-1 bytes in a UTF-8 file,
+  cp1252's five undefined bytes) and NUL bytes (never text: a zero-filled block from a
+  failed transfer, or UTF-16 read as UTF-8) reject their row as ``invalid_encoding``,
+  shown as ``\xNN``, unless the row does not split (``wrong_field_count``). The reader
+  decodes each such byte to a private-use character in U+10FF00..U+10FFFF so that the
+  parser never fails on it; real text never holds those, and a row that does is rejected
+  the same way.
+- A byte order mark before the header is ignored, and so is one at the very start of
+  line 2 (pyarrow drops it where its stream starts, as it does on the line after an
+  unclosed quote); anywhere else it is kept as part of the value for the checks to judge.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +62,9 @@ BLOCK_BYTES = 16 << 20  # grows when one row is longer than a block
 MAX_BLOCK_BYTES = 1 << 30
 MAX_FIELD_CHARS = 4096  # no field of any NHS extract is near this; longer is corruption
 SHOWN_CHARS = 80  # of a rejected value, in the restricted quarantine file
+MAX_HEADER_BYTES = 1 << 20
+UNCLOSED_QUOTE = "a quote opens in this field and is never closed"
+_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
 class IngestError(ValueError):
@@ -76,9 +107,80 @@ def check_columns(source: Path, found: list[str], layout: Layout) -> None:
             )
 
 
-def _csv_header(path: Path, encoding: str) -> list[str]:
+# Undecodable bytes. The parser gets the file through a codec that turns each byte the
+# file's encoding cannot decode into the private-use character U+10FF00 + byte, so the
+# parser sees valid UTF-8 whatever the file holds (pyarrow otherwise stops the whole file
+# when such a byte is in a row it cannot split, or in any row of a non-UTF-8 file), and
+# the row can still be rejected as invalid_encoding with the byte shown.
+_MARK = 0x10FF00
+_MARKS = re.compile("([\U0010ff00-\U0010ffff])")
+_MARKS_RE2 = "[\\x{10FF00}-\\x{10FFFF}]"
+_CODEC_PREFIX = "openphm_marked_"
+
+
+class _MarkCount:
+    """How many bytes have been marked, so batches are only searched once one has been."""
+
+    seen = 0
+
+
+def _mark_undecodable(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    _MarkCount.seen += 1
+    return chr(_MARK + exc.object[exc.start]), exc.start + 1
+
+
+def _marked_codec(name: str) -> codecs.CodecInfo | None:
+    if not name.startswith(_CODEC_PREFIX):
+        return None
+    base = codecs.lookup(name[len(_CODEC_PREFIX) :])
+
+    class Decoder(base.incrementaldecoder):  # type: ignore[name-defined]
+        def __init__(self, errors: str = "openphm.mark"):
+            super().__init__(errors)
+
+        def decode(self, data, final=False):
+            text = super().decode(data, final)
+            if "\x00" in text:  # never text; and DuckDB cannot take it in SQL
+                _MarkCount.seen += 1
+                text = text.replace("\x00", chr(_MARK))
+            return text
+
+    return codecs.CodecInfo(base.encode, base.decode, incrementaldecoder=Decoder, name=name)
+
+
+codecs.register_error("openphm.mark", _mark_undecodable)
+codecs.register(_marked_codec)
+
+
+def _unmark(text: str) -> str:
+    """Marked bytes shown as \\xNN, as a reject's value."""
+    return _MARKS.sub(lambda m: f"\\x{ord(m.group()) - _MARK:02x}", text)
+
+
+def _raw(text: str, encoding: str) -> bytes:
+    """The bytes a (marked) text was decoded from."""
+    if codecs.lookup(encoding).name == "utf-8-sig":
+        encoding = "utf-8"  # the signature is only ever at the start of the file
+    parts = _MARKS.split(text)
+    return b"".join(
+        bytes([ord(part) - _MARK]) if i % 2 else part.encode(encoding)
+        for i, part in enumerate(parts)
+    )
+
+
+def _csv_header(path: Path, encoding: str) -> tuple[list[str], int]:
+    """The header's column names, and the byte offset of line 2 (where the rows start)."""
     with open(path, "rb") as fh:
-        first = fh.readline()
+        head = fh.read(MAX_HEADER_BYTES + 2)
+    end = _BREAK.search(head)
+    if end is None and len(head) > MAX_HEADER_BYTES:
+        raise IngestError(
+            f"{path}: line 1 (the header) has no line break in its first "
+            f"{MAX_HEADER_BYTES:,} bytes; expected a header line of column names"
+        )
+    first, body = (head[: end.start()], end.end()) if end else (head, len(head))
     if not first.strip():
         raise IngestError(f"{path}: the file is empty; expected a header line of column names")
     try:
@@ -88,7 +190,11 @@ def _csv_header(path: Path, encoding: str) -> list[str]:
             f"{path}: line 1 (the header) is not valid {encoding}; "
             "set encoding for this source in openphm.toml (for example cp1252)"
         ) from None
-    return [name.strip() for name in next(csv.reader(io.StringIO(text)))]
+    return [name.strip() for name in next(csv.reader(io.StringIO(text)))], body
+
+
+def _breaks(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
 def _line_breaks(batch: pa.RecordBatch) -> np.ndarray:
@@ -102,13 +208,52 @@ def _line_breaks(batch: pa.RecordBatch) -> np.ndarray:
     return extra
 
 
-def _assign_lines(start: int, spans: np.ndarray, invalid: list[int]) -> tuple[np.ndarray, int]:
-    """Physical first line of each accepted row, skipping the lines of rejected rows."""
-    starts = start + np.concatenate([[0], np.cumsum(spans)[:-1]]) if len(spans) else spans
-    for bad in sorted(x for x in invalid if x >= start):
-        starts[starts >= bad] += 1
-    end = int(starts[-1] + spans[-1]) if len(spans) else start
-    return starts.astype(np.int64), end
+_QUOTED = re.compile(r'"(?:[^"]|"")*')  # an opening quote up to its closing quote
+
+
+def _unclosed_quote(text: str) -> tuple[int, int] | None:
+    """(field number, position) of a quote that opens a field of one row's text and is
+    never closed, by the parser's rules (a quote opens a value only as a field's first
+    character; after the closing quote the field runs on to the next comma)."""
+    pos, field_number = 0, 0
+    while True:
+        if text.startswith('"', pos):
+            close = _QUOTED.match(text, pos).end()  # type: ignore[union-attr]
+            if close >= len(text):
+                return field_number, pos
+            pos = close + 1
+        comma = text.find(",", pos)
+        if comma < 0:
+            return None
+        pos, field_number = comma + 1, field_number + 1
+
+
+def _ends_with(path: Path, size: int, tails: list[bytes]) -> tuple[int, bytes] | None:
+    """The offset at which the file ends with one of ``tails`` (first match), and the byte
+    before it."""
+    longest = max(len(t) for t in tails) + 1
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - longest))
+        end = fh.read()
+    for tail in tails:
+        if end.endswith(tail):
+            return size - len(tail), end[-len(tail) - 1 : -len(tail)]
+    return None
+
+
+def _line_after(path: Path, offset: int) -> int:
+    """The offset where the line after the one holding byte ``offset`` starts (or the end)."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        while chunk := fh.read(1 << 20):
+            found = _BREAK.search(chunk)
+            if found:
+                end = offset + found.end()
+                if found.group() == b"\r" and found.end() == len(chunk) and fh.read(1) == b"\n":
+                    end += 1
+                return end
+            offset += len(chunk)
+    return offset
 
 
 class _Staging:
@@ -138,34 +283,51 @@ def _clean(column: pa.Array, null_tokens: tuple[str, ...]) -> pa.Array:
     return pc.if_else(missing, pa.scalar(None, pa.string()), text)
 
 
-def _decode(name: str, column: pa.Array, bad: np.ndarray, rejects: dict[int, Reject], lines):
-    """Binary to text; rows that are not valid UTF-8 are marked bad (slow path, rare)."""
+def _decode(
+    name: str, column: pa.Array, bad: np.ndarray, rejects: dict[int, Reject], lines, marked=False
+):
+    """Binary to text; rows that are not valid text are marked bad (slow path, rare).
+
+    ``marked``: the CSV reader's codec has marked undecodable bytes since this read began,
+    so the text is searched for them.
+    """
     try:
-        return column.cast(pa.string())
+        text = column.cast(pa.string())
     except pa.ArrowInvalid:
-        pass
-    values = column.to_pylist()
-    out = []
-    for i, raw in enumerate(values):
-        try:
-            out.append(None if raw is None else raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            out.append(None)
-            if not bad[i]:
-                bad[i] = True
-                shown = _short(raw.decode("utf-8", errors="backslashreplace"))
-                rejects[int(lines[i])] = Reject(int(lines[i]), "invalid_encoding", name, shown)
-    return pa.array(out, type=pa.string())
+        values = [
+            None if raw is None else raw.decode("utf-8", "openphm.mark")
+            for raw in column.to_pylist()
+        ]
+        text, marked = pa.array(values, type=pa.string()), True
+    if not marked:
+        return text
+    hits = pc.match_substring_regex(text, _MARKS_RE2).to_numpy(zero_copy_only=False)
+    hits = np.flatnonzero(np.nan_to_num(hits, nan=0).astype(bool))
+    if not len(hits):
+        return text
+    values = text.to_pylist()
+    for i in hits:
+        if not bad[i]:
+            bad[i] = True
+            shown = _short(_unmark(values[i]))
+            rejects[int(lines[i])] = Reject(int(lines[i]), "invalid_encoding", name, shown)
+        values[i] = None
+    return pa.array(values, type=pa.string())
 
 
 def _stage_batch(
-    batch: pa.RecordBatch, lines: np.ndarray, layout: Layout, staging: _Staging, rejects
+    batch: pa.RecordBatch,
+    lines: np.ndarray,
+    layout: Layout,
+    staging: _Staging,
+    rejects,
+    marked=False,
 ) -> None:
     bad = np.zeros(batch.num_rows, dtype=bool)
     found: dict[int, Reject] = {}
     texts = {}
     for name in batch.schema.names:
-        texts[name] = _decode(name, batch.column(name), bad, found, lines)
+        texts[name] = _decode(name, batch.column(name), bad, found, lines, marked)
     for name, text in texts.items():
         long = pc.greater(pc.utf8_length(text), MAX_FIELD_CHARS).to_numpy(zero_copy_only=False)
         for i in np.flatnonzero(np.nan_to_num(long, nan=0).astype(bool) & ~bad):
@@ -190,69 +352,149 @@ def _stage_batch(
 
 
 def read_csv(path: Path, layout: Layout, out: Path, encoding: str = "utf-8") -> ReadResult:
-    header = _csv_header(path, encoding)
+    header, body = _csv_header(path, encoding)
     check_columns(path, header, layout)
-    wanted = [c for c in header if c in layout.all_columns]
     block = BLOCK_BYTES
     while True:
         try:
-            return _read_csv_blocks(path, layout, out, encoding, header, wanted, block)
+            return _read_csv_blocks(path, layout, out, encoding, header, body, block)
         except pa.ArrowInvalid as exc:
             if "straddling" not in str(exc) or block >= MAX_BLOCK_BYTES:
                 raise IngestError(f"{path}: cannot be parsed as CSV ({exc})") from None
             block *= 4
 
 
-def _read_csv_blocks(path, layout, out, encoding, header, wanted, block) -> ReadResult:
+def _read_csv_blocks(path, layout, out, encoding, header, body, block) -> ReadResult:
     result = ReadResult(out, extra_columns=tuple(c for c in header if c not in layout.all_columns))
-    invalid: list[int] = []
-
-    def on_invalid(row) -> str:
-        invalid.append(row.number)
-        result.rejects.append(
-            Reject(
-                row.number,
-                "wrong_field_count",
-                "",
-                f"{row.actual_columns} fields, expected {row.expected_columns}",
-            )
-        )
-        return "skip"
-
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(
-            use_threads=False,  # threads would hide the line numbers of bad rows
-            block_size=block,
-            encoding=encoding,
-            skip_rows=1,
-            column_names=header,
-        ),
-        parse_options=pacsv.ParseOptions(
-            newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={c: pa.binary() for c in header},
-            include_columns=wanted,
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
     staging = _Staging(out, list(layout.all_columns))
-    next_line = 2
+    size = path.stat().st_size
+    start: tuple[int, int] | None = (body, 2)
     try:
-        for batch in reader:
-            if batch.num_rows == 0:
-                continue
-            spans = 1 + _line_breaks(batch)
-            lines, next_line = _assign_lines(next_line, spans, invalid)
-            _stage_batch(batch, lines, layout, staging, result.rejects)
+        while start is not None and start[0] < size:
+            start = _read_rows(path, size, start, layout, encoding, header, block, staging, result)
     finally:
         staging.close()
     result.rows_staged = staging.rows
     result.rows_read = staging.rows + len(result.rejects)
     result.rejects.sort(key=lambda r: r.line)
     return result
+
+
+def _open_csv(source, header, encoding, block, on_invalid):
+    return pacsv.open_csv(
+        source,
+        read_options=pacsv.ReadOptions(
+            use_threads=False,  # threads would hide the row numbers of bad rows
+            block_size=block,
+            encoding=_CODEC_PREFIX + encoding,
+            column_names=header,
+        ),
+        parse_options=pacsv.ParseOptions(
+            newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c: pa.binary() for c in header},  # every column, for its line breaks
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _read_rows(path, size, start, layout, encoding, header, block, staging, result):
+    """Read the rows from byte offset ``start[0]`` (physical line ``start[1]``) to the end
+    of the file. Returns (offset, line) to read on from if the last row opens a quote that
+    it never closes, else None.
+
+    pyarrow numbers rows, not lines, and skips the rows it cannot split: each row's first
+    line is found by adding up the lines of the rows before it, the skipped ones included
+    (their text says how many lines they span).
+    """
+    offset, line = start
+    invalid: dict[int, pacsv.InvalidRow] = {}
+
+    def on_invalid(row) -> str:
+        invalid[row.number] = row
+        return "skip"
+
+    def reject(row, at: int) -> None:
+        shown = f"{row.actual_columns} fields, expected {row.expected_columns}"
+        result.rejects.append(Reject(at, "wrong_field_count", "", shown))
+
+    wanted = [c for c in header if c in layout.all_columns]
+    marks = _MarkCount.seen
+
+    def stage(batch, lines) -> None:
+        marked = _MarkCount.seen != marks
+        _stage_batch(batch.select(wanted), lines, layout, staging, result.rejects, marked)
+
+    source = pa.OSFile(str(path))
+    source.seek(offset)
+    try:
+        reader = _open_csv(source, header, encoding, block, on_invalid)
+    except pa.ArrowInvalid as exc:
+        source.close()
+        if "Empty CSV file" in str(exc):  # nothing after the header, or only a byte order mark
+            return None
+        raise
+    held = None  # the last batch read, and its lines: it may end in an unclosed quote
+    record = 1  # pyarrow's number for the next row
+    try:
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            skipped = sorted(k for k in invalid if k >= record)
+            numbers = np.arange(record, record + batch.num_rows + len(skipped))
+            numbers = numbers[~np.isin(numbers, skipped)][: batch.num_rows]
+            skipped = [k for k in skipped if k < numbers[-1]]
+            spans = np.ones(int(numbers[-1]) - record + 1, dtype=np.int64)
+            spans[numbers - record] += _line_breaks(batch)
+            for k in skipped:
+                spans[k - record] += _breaks(invalid[k].text)
+            starts = line + np.concatenate([[0], np.cumsum(spans)[:-1]])
+            for k in skipped:
+                reject(invalid.pop(k), int(starts[k - record]))
+            if held is not None:
+                stage(*held)
+            held = (batch, starts[numbers - record].astype(np.int64))
+            record, line = int(numbers[-1]) + 1, int(starts[-1] + spans[-1])
+    finally:
+        source.close()
+
+    # The rows after the last good one; the last row of all may open a quote it never closes.
+    trailing = [invalid[k] for k in sorted(invalid)]
+    for row in trailing[:-1]:
+        reject(row, line)
+        line += 1 + _breaks(row.text)
+    if trailing:
+        if held is not None:
+            stage(*held)
+        row = trailing[-1]
+        unclosed = _unclosed_quote(row.text)
+        quote = None
+        if unclosed is not None:
+            field_number, pos = unclosed
+            base = _raw(row.text[pos:], encoding)  # pyarrow drops one final line break
+            quote = _ends_with(path, size, [base + b"\r\n", base + b"\n", base + b"\r", base])
+        if quote is None:
+            reject(row, line)
+            return None
+        name = header[field_number] if field_number < len(header) else ""
+        result.rejects.append(Reject(line, "wrong_field_count", name, UNCLOSED_QUOTE))
+        return _line_after(path, quote[0]), line + _breaks(row.text[:pos]) + 1
+    if held is None:
+        return None
+    batch, lines = held
+    last = batch.slice(batch.num_rows - 1)
+    value = last.column(len(header) - 1)[0].as_py().decode("utf-8")
+    quote = _ends_with(path, size, [_raw('"' + value.replace('"', '""'), encoding)])
+    if quote is None or not (quote[0] == offset or quote[1] in (b",", b"\r", b"\n")):
+        stage(batch, lines)
+        return None
+    stage(batch.slice(0, batch.num_rows - 1), lines[:-1])
+    at = int(lines[-1])
+    result.rejects.append(Reject(at, "wrong_field_count", header[-1], UNCLOSED_QUOTE))
+    quote_line = at + int(_line_breaks(last.select(range(len(header) - 1))).sum())
+    return _line_after(path, quote[0]), quote_line + 1
 
 
 def read_parquet(path: Path, layout: Layout, out: Path) -> ReadResult:

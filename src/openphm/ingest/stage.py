@@ -112,6 +112,7 @@ def build(inp: StageInput) -> StageOutput:
     quarantine_tables: list[ir.Table] = []
     dq: dict[str, list[pd.DataFrame]] = defaultdict(list)
     files = []
+    scratch_names: list[str] = []
     try:
         for i, (name, source) in enumerate(_ordered(sources)):
             layout = LAYOUTS[source.layout]
@@ -122,6 +123,7 @@ def build(inp: StageInput) -> StageOutput:
             accepted, bad = evaluate(staged_rows, layout, window)
             accepted = engine.scratch_table(con, f"_ingest_accepted_{i}", accepted)
             bad = engine.scratch_table(con, f"_ingest_quarantine_{i}", bad)
+            scratch_names += [f"_ingest_accepted_{i}", f"_ingest_quarantine_{i}"]
             n_accepted = accepted.count().to_pyarrow().as_py()
             n_bad = bad.count().to_pyarrow().as_py()
             if n_accepted + n_bad != result.rows_staged:
@@ -149,12 +151,16 @@ def build(inp: StageInput) -> StageOutput:
             dq["dq_timeliness"].append(quality.timeliness(accepted, layout, name))
     except Exception:
         shutil.rmtree(scratch, ignore_errors=True)
+        for name in scratch_names:
+            engine.drop_scratch(con, name)
         raise
     quarantine = _quarantine(quarantine_frames, quarantine_tables)
     validity = quarantine.group_by(["source", "provider_code", "reason"]).aggregate(
         rows=quarantine.count()
     )
-    tables = {name: _union(parts[name], schema) for name, schema in staged.SCHEMAS.items()}
+    restricted = {name: _union(parts[name], schema) for name, schema in staged.SCHEMAS.items()}
+    restricted["quarantine"] = quarantine
+    tables = {}
     for name in DIRECT:
         tables[name] = _union(parts[name], table_spec(name).schema())
     tables["dq_files"] = quality.table("dq_files", [pd.DataFrame(files)])
@@ -167,10 +173,14 @@ def build(inp: StageInput) -> StageOutput:
         tables=tables,
         rows_quarantined=bad_rows,
         rows_read=read,
-        restricted={"quarantine": quarantine},
+        restricted=restricted,
         counts={"files": files},
-        cleanup=[scratch],
+        cleanup=[scratch, *[_dropper(con, n) for n in scratch_names]],
     )
+
+
+def _dropper(con, name: str):
+    return lambda: engine.drop_scratch(con, name)
 
 
 def _quarantine(frames: list[pd.DataFrame], tables: list[ir.Table]) -> ir.Table:
@@ -181,7 +191,7 @@ def _quarantine(frames: list[pd.DataFrame], tables: list[ir.Table]) -> ir.Table:
     return ibis.union(*parts)
 
 
-OUTPUTS = (*staged.SCHEMAS, *DIRECT, *quality.SCHEMAS)
+OUTPUTS = (*DIRECT, *quality.SCHEMAS)
 
 STAGE = Stage(
     name="ingest",

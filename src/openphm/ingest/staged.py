@@ -81,4 +81,4 @@ def conform(table: ir.Table, schema: ibis.Schema) -> ir.Table:
 
 
 def empty(schema: ibis.Schema) -> ir.Table:
-    return ibis.memtable({n: [] for n in schema.names}, schema=schema)
+    return ibis.memtable(schema.to_pyarrow().empty_table())

@@ -12,8 +12,9 @@
    register first, then the most recent): year and month of birth, never the day;
    LSOA, never the postcode.
 
-The staged tables, with their raw NHS numbers, are consumed: they leave the
-warehouse when this stage commits. Only pseudonymised tables remain.
+The staged tables, with their raw NHS numbers, never enter the warehouse: they
+are restricted files that this stage reads and deletes once it has committed.
+Only pseudonymised tables reach the warehouse.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def _probabilistic(identity, spine, unnumbered, settings):
 
 def build(inp: StageInput) -> StageOutput:
     cfg = inp.config
-    key = cfg.pseudonymisation.read_key()
+    key = cfg.pseudonymisation.read_key(base=inp.workspace.root if inp.workspace else None)
     purpose = cfg.governance.purpose
     tables = dict(inp.tables)
     opt = tables.pop("staged_opt_out")
@@ -190,7 +191,7 @@ def build(inp: StageInput) -> StageOutput:
     return StageOutput(
         tables=out,
         restricted={"clerical_review": clerical},
-        counts={"link": counts, "model": dict(result.parameters or {})},
+        counts={"link": counts, "model": dict(getattr(result, "parameters", None) or {})},
     )
 
 
@@ -231,11 +232,14 @@ def _summary(encounter: ir.Table) -> ir.Table:
 
 OUTPUTS = (*staged.LINKED, *staged.BY_ENCOUNTER, "person", "link_summary")
 
+STAGED = tuple(f"ingest/{name}" for name in staged.SCHEMAS)
+
 STAGE = Stage(
     name="link",
     description="apply opt-outs, pseudonymise NHS numbers, link records without one",
-    inputs=tuple(staged.SCHEMAS),
+    inputs=(),
     outputs=OUTPUTS,
     build=build,
-    consumes=tuple(staged.SCHEMAS),
+    restricted_inputs=STAGED,
+    consumes=STAGED,
 )
