@@ -29,6 +29,7 @@ test: $(VENV)/.stamp-test
 bench: $(VENV)/.stamp-test
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.synth
+	$(BIN)/python -m bench.ingest
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check src tests bench

@@ -20,7 +20,8 @@ from openphm.workspace import Workspace
 ws = Workspace(sys.argv[1])
 load_sources(ws, sample_population(3_000, seed=7), source="sample")
 for stage in STAGES:
-    run_stage(ws, stage)
+    if stage.name in ("measure", "publish"):  # the sample stands in for ingest and link
+        run_stage(ws, stage)
 """
 
 

@@ -123,6 +123,12 @@ def test_sex_codes_other_than_1_and_2_count_as_missing():
     assert linked(result) == {"R1": "P1"}
 
 
+def test_sex_codes_read_as_numbers_still_tell_twins_apart():
+    rows = records(("R1", "1982-11-02", 2, "ZZ2 7AD"), ("R2", None, None, None))
+    assert rows["sex"].dtype == "float64"  # 2.0 beside a null
+    assert linked(link_records(SPINE, rows)) == {"R1": "P3"}
+
+
 def test_a_record_delivered_twice_counts_once():
     row = ("R1", "1950-03-14", "1", "ZZ1 5XB")
     result = link_records(SPINE, records(row, row))

@@ -1,0 +1,85 @@
+"""``python -m bench.ingest``: ingest and link of a synthetic ICS at 100k and 1M people.
+
+The ICS is generated first (not timed here; ``bench.synth`` times that), then
+``openphm run --stage ingest`` and ``--stage link`` each run in their own process
+on a fresh DuckDB workspace, so each stage's wall time and peak memory
+(``os.wait4``'s maximum resident set) are its own. The ratio of seconds per
+person between sizes shows whether the stages stay linear. Aim: 1M people's
+three years of care through both stages in under 5 minutes on 2 cores, under 6 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from openphm.ingest.sources import synth_sources
+from openphm.workspace import Workspace
+
+OPENPHM = str(Path(sys.executable).parent / "openphm")
+KEY = "bench-key-not-for-real-data-0123456789abcdef"
+
+
+def _child(args: list[str], env: dict) -> tuple[float, float]:
+    started = time.perf_counter()
+    proc = subprocess.Popen([OPENPHM, *args], stdout=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"openphm {' '.join(args)} failed")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def run(people: int, seed: int, keep: Path | None) -> dict:
+    base = Path(tempfile.mkdtemp(prefix="openphm-bench-ingest-"))
+    synth = keep / f"synth-{people}-{seed}" if keep else base / "synth"
+    try:
+        env = {**os.environ, "OPENPHM_PSEUDONYM_KEY": KEY}
+        if not (synth / "manifest.json").exists():
+            _child(
+                ["synth", "--out", str(synth), "--people", str(people), "--seed", str(seed)], env
+            )
+        ws = Workspace.init(base / "ws")
+        config = ws.root / "openphm.toml"
+        text = config.read_text().replace(
+            "[stages.link]", '[stages.ingest]\nextract_date = "2026-11-22"\n\n[stages.link]'
+        )
+        config.write_text(text + "\n" + synth_sources(ws.root, synth))
+        ingest = _child(["run", "-w", str(ws.root), "--stage", "ingest"], env)
+        link = _child(["run", "-w", str(ws.root), "--stage", "link"], env)
+        return {"people": people, "ingest": ingest, "link": link}
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest")
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated people")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="keep (and reuse) generated ICSs here")
+    args = parser.parse_args(argv)
+    results = [run(int(n), args.seed, args.keep) for n in args.sizes.split(",")]
+    print(
+        f"{'people':>10} {'ingest s':>9} {'peak MiB':>9} {'link s':>8} {'peak MiB':>9} {'total s':>8}"
+    )
+    for r in results:
+        (i_s, i_m), (l_s, l_m) = r["ingest"], r["link"]
+        print(
+            f"{r['people']:>10,} {i_s:>9.1f} {i_m:>9.0f} {l_s:>8.1f} {l_m:>9.0f} {i_s + l_s:>8.1f}"
+        )
+    if len(results) > 1:
+        a, b = results[0], results[-1]
+        per = [(r["ingest"][0] + r["link"][0]) / r["people"] for r in (a, b)]
+        print(
+            f"seconds per person, {b['people']:,} vs {a['people']:,}: ratio {per[1] / per[0]:.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
