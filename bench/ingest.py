@@ -64,9 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="keep (and reuse) generated ICSs here")
     args = parser.parse_args(argv)
     results = [run(int(n), args.seed, args.keep) for n in args.sizes.split(",")]
-    print(
-        f"{'people':>10} {'ingest s':>9} {'peak MiB':>9} {'link s':>8} {'peak MiB':>9} {'total s':>8}"
-    )
+    header = ("people", "ingest s", "peak MiB", "link s", "peak MiB", "total s")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (10, 9, 9, 8, 9, 8), strict=True)))
     for r in results:
         (i_s, i_m), (l_s, l_m) = r["ingest"], r["link"]
         print(

@@ -184,10 +184,11 @@ def values(encoding: str, special: bool = True):
     return st.one_of(st.sampled_from(PLAUSIBLE), st.text(alphabet, max_size=10))
 
 
-def render(value: str, encoding: str, quote: bool) -> bytes:
-    if quote or any(c in value for c in SPECIAL):
-        return b'"' + value.replace('"', '""').encode(encoding) + b'"'
-    return value.encode(encoding)
+def render(value: str | bytes, encoding: str, quote: bool) -> bytes:
+    raw = value if isinstance(value, bytes) else value.encode(encoding)
+    if quote or any(c.encode() in raw for c in SPECIAL):
+        return b'"' + raw.replace(b'"', b'""') + b'"'
+    return raw
 
 
 @st.composite
@@ -223,11 +224,10 @@ def record(draw, ncols: int, encoding: str) -> Record:
         raw = b",".join(draw(plain_row(ncols, encoding)))
         return Record(raw[: draw(st.integers(1, max(1, len(raw) - 1)))])
     elif kind == "encoding":
-        at = draw(st.integers(0, len(fields[i])))
+        raw = draw(values(encoding)).encode(encoding)
+        at = draw(st.integers(0, len(raw)))
         bad = draw(st.sampled_from(BAD_BYTES[encoding]))
-        if fields[i].startswith(b'"'):
-            at = max(1, min(at, len(fields[i]) - 1))  # inside the quotes
-        fields[i] = fields[i][:at] + bad + fields[i][at:]
+        fields[i] = render(raw[:at] + bad + raw[at:], encoding, draw(st.booleans()))
     elif kind == "huge":
         size = draw(st.sampled_from([4096, 4097, 5000, 100_000]))
         fields[i] = render("x" * size, encoding, draw(st.booleans()))
@@ -236,9 +236,9 @@ def record(draw, ncols: int, encoding: str) -> Record:
     elif kind == "nul":
         if draw(st.booleans()):
             return Record(b"\x00")
-        fields[i] = b"a\x00" + fields[i]
+        fields[i] = render(b"a\x00" + draw(values(encoding)).encode(encoding), encoding, False)
     elif kind == "bom":
-        return Record(BOM + b",".join(fields))
+        return Record(BOM + b",".join(draw(plain_row(ncols, encoding))))  # no quote after it
     elif kind == "stray":  # a quote opens a field and nothing on the line closes it
         fields = draw(plain_row(ncols, encoding))
         fields[i] = b'"' + draw(st.text(TEXT[encoding] + ",", max_size=8)).encode(encoding)
@@ -506,6 +506,14 @@ def test_a_quote_never_closed_rejects_its_row_and_reading_resumes(tmp_path):
     assert rejects == [(4, "wrong_field_count", "VALUE", reader.UNCLOSED_QUOTE)]
 
 
+def test_a_value_ending_in_a_line_break_at_the_end_of_the_file_is_closed(tmp_path):
+    for ending in (b"\n", b"\r\n", b"\r", b""):
+        data = GP_HEADER + gp_row(1) + b'2,9434765919,A81001,2020-01-01,22298006,1,"a\n"' + ending
+        _, staged, rejects = read_example(tmp_path, data)
+        assert [(r[LINE], r["UNIT"]) for r in staged] == [(2, "mmol/L"), (3, "a")]
+        assert rejects == []
+
+
 def test_a_stray_quote_closed_by_a_later_one_makes_one_row_of_the_lines_between(tmp_path):
     data = (
         GP_HEADER
@@ -555,7 +563,7 @@ def test_missing_column_names_the_file_the_column_and_the_columns_found(tmp_path
 
 
 def test_empty_file_is_refused(tmp_path):
-    for data in (b"", b"\n", b"  \r\n"):
+    for data in (b"", b"\n", b"  \r\n", BOM, BOM + b"\n" + gp_row(1)):
         path = tmp_path / "gp_events.csv"
         path.write_bytes(data)
         with pytest.raises(IngestError, match="the file is empty"):

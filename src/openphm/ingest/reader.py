@@ -64,6 +64,7 @@ MAX_FIELD_CHARS = 4096  # no field of any NHS extract is near this; longer is co
 SHOWN_CHARS = 80  # of a rejected value, in the restricted quarantine file
 MAX_HEADER_BYTES = 1 << 20
 UNCLOSED_QUOTE = "a quote opens in this field and is never closed"
+BOM = b"\xef\xbb\xbf"
 _BREAK = re.compile(rb"\r\n|\r|\n")
 
 
@@ -136,7 +137,7 @@ def _marked_codec(name: str) -> codecs.CodecInfo | None:
         return None
     base = codecs.lookup(name[len(_CODEC_PREFIX) :])
 
-    class Decoder(base.incrementaldecoder):  # type: ignore[name-defined]
+    class Decoder(base.incrementaldecoder):
         def __init__(self, errors: str = "openphm.mark"):
             super().__init__(errors)
 
@@ -175,14 +176,12 @@ def _csv_header(path: Path, encoding: str) -> tuple[list[str], int]:
     with open(path, "rb") as fh:
         head = fh.read(MAX_HEADER_BYTES + 2)
     end = _BREAK.search(head)
-    if end is None and len(head) > MAX_HEADER_BYTES:
+    if len(head) > MAX_HEADER_BYTES and (end is None or end.start() >= MAX_HEADER_BYTES):
         raise IngestError(
             f"{path}: line 1 (the header) has no line break in its first "
             f"{MAX_HEADER_BYTES:,} bytes; expected a header line of column names"
         )
     first, body = (head[: end.start()], end.end()) if end else (head, len(head))
-    if not first.strip():
-        raise IngestError(f"{path}: the file is empty; expected a header line of column names")
     try:
         text = first.decode(encoding).lstrip("\ufeff")
     except UnicodeDecodeError:
@@ -190,6 +189,8 @@ def _csv_header(path: Path, encoding: str) -> tuple[list[str], int]:
             f"{path}: line 1 (the header) is not valid {encoding}; "
             "set encoding for this source in openphm.toml (for example cp1252)"
         ) from None
+    if not text.strip():
+        raise IngestError(f"{path}: the file is empty; expected a header line of column names")
     return [name.strip() for name in next(csv.reader(io.StringIO(text)))], body
 
 
@@ -218,7 +219,7 @@ def _unclosed_quote(text: str) -> tuple[int, int] | None:
     pos, field_number = 0, 0
     while True:
         if text.startswith('"', pos):
-            close = _QUOTED.match(text, pos).end()  # type: ignore[union-attr]
+            close = _QUOTED.match(text, pos).end()
             if close >= len(text):
                 return field_number, pos
             pos = close + 1
@@ -226,19 +227,6 @@ def _unclosed_quote(text: str) -> tuple[int, int] | None:
         if comma < 0:
             return None
         pos, field_number = comma + 1, field_number + 1
-
-
-def _ends_with(path: Path, size: int, tails: list[bytes]) -> tuple[int, bytes] | None:
-    """The offset at which the file ends with one of ``tails`` (first match), and the byte
-    before it."""
-    longest = max(len(t) for t in tails) + 1
-    with open(path, "rb") as fh:
-        fh.seek(max(0, size - longest))
-        end = fh.read()
-    for tail in tails:
-        if end.endswith(tail):
-            return size - len(tail), end[-len(tail) - 1 : -len(tail)]
-    return None
 
 
 def _line_after(path: Path, offset: int) -> int:
@@ -254,6 +242,29 @@ def _line_after(path: Path, offset: int) -> int:
                 return end
             offset += len(chunk)
     return offset
+
+
+class _Source(io.RawIOBase):
+    """The file from ``offset`` on, then ``sentinel`` (for the parser)."""
+
+    def __init__(self, path: Path, offset: int, sentinel: bytes):
+        self._file = open(path, "rb")  # noqa: SIM115 (closed with the source)
+        self._file.seek(offset)
+        self._sentinel = sentinel
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._file.read(size)
+        if size is None or size < 0 or len(data) < size:
+            n = len(self._sentinel) if size is None or size < 0 else size - len(data)
+            data, self._sentinel = data + self._sentinel[:n], self._sentinel[n:]
+        return data
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 class _Staging:
@@ -408,8 +419,21 @@ def _read_rows(path, size, start, layout, encoding, header, block, staging, resu
     pyarrow numbers rows, not lines, and skips the rows it cannot split: each row's first
     line is found by adding up the lines of the rows before it, the skipped ones included
     (their text says how many lines they span).
+
+    pyarrow reads a quote still open at the end of the file as closed there. To tell, the
+    parser is given the file followed by a sentinel: a line holding one quote. If the file
+    ends outside quotes, that line is a row of one field (never a whole row: every layout
+    has two columns or more); if a quote is still open, the sentinel's quote closes it.
     """
     offset, line = start
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        rest = fh.read(len(BOM) + 1)
+    if rest == BOM:
+        return None  # pyarrow drops a byte order mark where its stream starts
+    with open(path, "rb") as fh:
+        fh.seek(size - 1)
+        sentinel = b'"' if fh.read(1) in (b"\n", b"\r") else b'\n"'
     invalid: dict[int, pacsv.InvalidRow] = {}
 
     def on_invalid(row) -> str:
@@ -427,19 +451,10 @@ def _read_rows(path, size, start, layout, encoding, header, block, staging, resu
         marked = _MarkCount.seen != marks
         _stage_batch(batch.select(wanted), lines, layout, staging, result.rejects, marked)
 
-    source = pa.OSFile(str(path))
-    source.seek(offset)
-    try:
-        reader = _open_csv(source, header, encoding, block, on_invalid)
-    except pa.ArrowInvalid as exc:
-        source.close()
-        if "Empty CSV file" in str(exc):  # nothing after the header, or only a byte order mark
-            return None
-        raise
-    held = None  # the last batch read, and its lines: it may end in an unclosed quote
+    held = None  # the last batch read, and its lines: its last row may be the unclosed one
     record = 1  # pyarrow's number for the next row
-    try:
-        for batch in reader:
+    with _Source(path, offset, sentinel) as source:
+        for batch in _open_csv(source, header, encoding, block, on_invalid):
             if batch.num_rows == 0:
                 continue
             skipped = sorted(k for k in invalid if k >= record)
@@ -457,44 +472,38 @@ def _read_rows(path, size, start, layout, encoding, header, block, staging, resu
                 stage(*held)
             held = (batch, starts[numbers - record].astype(np.int64))
             record, line = int(numbers[-1]) + 1, int(starts[-1] + spans[-1])
-    finally:
-        source.close()
 
-    # The rows after the last good one; the last row of all may open a quote it never closes.
-    trailing = [invalid[k] for k in sorted(invalid)]
-    for row in trailing[:-1]:
+    trailing = [invalid[k] for k in sorted(invalid)]  # the rows after the last good one
+    unclosed = not trailing or trailing[-1].text != '"'
+    if not unclosed:
+        trailing.pop()  # the sentinel
+    last = trailing.pop() if unclosed and trailing else None
+    for row in trailing:
         reject(row, line)
         line += 1 + _breaks(row.text)
-    if trailing:
+    if not unclosed or (last is None and held is None):
         if held is not None:
             stage(*held)
-        row = trailing[-1]
-        unclosed = _unclosed_quote(row.text)
-        quote = None
-        if unclosed is not None:
-            field_number, pos = unclosed
-            base = _raw(row.text[pos:], encoding)  # pyarrow drops one final line break
-            quote = _ends_with(path, size, [base + b"\r\n", base + b"\n", base + b"\r", base])
-        if quote is None:
-            reject(row, line)
-            return None
-        name = header[field_number] if field_number < len(header) else ""
-        result.rejects.append(Reject(line, "wrong_field_count", name, UNCLOSED_QUOTE))
-        return _line_after(path, quote[0]), line + _breaks(row.text[:pos]) + 1
-    if held is None:
         return None
-    batch, lines = held
-    last = batch.slice(batch.num_rows - 1)
-    value = last.column(len(header) - 1)[0].as_py().decode("utf-8")
-    quote = _ends_with(path, size, [_raw('"' + value.replace('"', '""'), encoding)])
-    if quote is None or not (quote[0] == offset or quote[1] in (b",", b"\r", b"\n")):
-        stage(batch, lines)
-        return None
-    stage(batch.slice(0, batch.num_rows - 1), lines[:-1])
-    at = int(lines[-1])
-    result.rejects.append(Reject(at, "wrong_field_count", header[-1], UNCLOSED_QUOTE))
-    quote_line = at + int(_line_breaks(last.select(range(len(header) - 1))).sum())
-    return _line_after(path, quote[0]), quote_line + 1
+    if last is not None:  # a row that does not split
+        if held is not None:
+            stage(*held)
+        text = last.text[: -len(sentinel)]
+        field_number, pos = _unclosed_quote(text) or (len(header), 0)
+        column = header[field_number] if field_number < len(header) else ""
+        quote = size - len(_raw(text[pos:], encoding))
+        quote_line = line + _breaks(text[:pos])
+    else:  # the last column of the last staged row
+        batch, lines = held
+        stage(batch.slice(0, batch.num_rows - 1), lines[:-1])
+        row = batch.slice(batch.num_rows - 1)
+        value = row.column(len(header) - 1)[0].as_py().decode("utf-8")
+        value = value.removesuffix(sentinel[:-1].decode())  # the sentinel's line break
+        column, line = header[-1], int(lines[-1])
+        quote = size - len(_raw('"' + value.replace('"', '""'), encoding))
+        quote_line = line + int(_line_breaks(row.select(range(len(header) - 1))).sum())
+    result.rejects.append(Reject(line, "wrong_field_count", column, UNCLOSED_QUOTE))
+    return _line_after(path, quote), quote_line + 1
 
 
 def read_parquet(path: Path, layout: Layout, out: Path) -> ReadResult:
