@@ -188,11 +188,12 @@ def test_run_with_unparsable_config_exits_2_naming_the_file(tmp_path):
 
 def test_audit_verify_intact_demo_workspace(demo_copy):
     lines = audit_lines(demo_copy)
-    assert len(lines) == 3  # load, measure, publish
+    actions = [json.loads(line)["action"] for line in lines]
+    assert actions == ["stage:ingest", "stage:link", "stage:measure", "stage:publish"]
     result = invoke("audit", "verify", "-w", demo_copy)
     assert result.exit_code == 0, result.output
     text = flat(result)
-    assert "intact" in text and "3 records" in text
+    assert "intact" in text and "4 records" in text
     assert json.loads(lines[-1])["hash"] in text
 
 
@@ -200,7 +201,7 @@ def test_audit_verify_catches_one_edited_byte_in_the_middle_record(demo_copy):
     log = demo_copy / "audit" / "log.jsonl"
     before = log.read_bytes()
     lines = before.split(b"\n")
-    middle = 1  # record 2 of 3
+    middle = 1  # record 2 of 4
     assert json.loads(lines[middle])["seq"] == 2
     at = lines[middle].index(b'"user":"') + len(b'"user":"')
     old = lines[middle][at : at + 1]

@@ -203,9 +203,10 @@ def _line_breaks(batch: pa.RecordBatch) -> np.ndarray:
     extra = np.zeros(batch.num_rows, dtype=np.int64)
     for column in batch.columns:
         text = column.cast(pa.binary())
-        crlf = pc.count_substring(text, "\r\n").to_numpy(zero_copy_only=False)
         extra += pc.count_substring(text, "\n").to_numpy(zero_copy_only=False)
-        extra += pc.count_substring(text, "\r").to_numpy(zero_copy_only=False) - crlf
+        cr = pc.count_substring(text, "\r").to_numpy(zero_copy_only=False)
+        if cr.any():  # a CRLF is one line break
+            extra += cr - pc.count_substring(text, "\r\n").to_numpy(zero_copy_only=False)
     return extra
 
 
