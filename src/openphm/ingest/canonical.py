@@ -14,9 +14,10 @@ import ibis
 import ibis.expr.types as ir
 
 from openphm.ingest.checks import as_date, normalised_nhs
-from openphm.ingest.layouts import FEED_KEYS
+from openphm.ingest.layouts import APC_OPERATION_DATES, APC_OPERATIONS, FEED_KEYS
 from openphm.ingest.omop import OMOP_MAPPERS
 from openphm.ingest.spells import group_spells
+from openphm.ingest.staged import IDENTITY
 from openphm.model import EMERGENCY_ADMISSION_METHODS
 
 Mapper = Callable[[ir.Table, str], dict[str, ir.Table]]
@@ -30,10 +31,6 @@ def icd10(code: ir.StringValue) -> ir.StringValue:
 
 def opcs4(code: ir.StringValue) -> ir.StringValue:
     return code.upper().replace(".", "")
-
-
-def _nhs(value: ir.StringValue) -> ir.StringValue:
-    return normalised_nhs(value)
 
 
 def _text(value: str) -> ir.StringValue:
@@ -59,22 +56,14 @@ def _long(
 
 def _identity(t: ir.Table, source: str, key: str, when: str, **columns: str) -> ir.Table:
     """The demographic part of a record, for linkage and the person table."""
-    names = {
-        "nhs_number": None,
-        "date_of_birth": None,
-        "sex": None,
-        "postcode": None,
-        "lsoa_code": None,
-        "ethnic_category": None,
-        "practice_code": None,
-        "date_of_death": None,
-    }
     fields: dict[str, ir.Value] = {"source": _text(source), "record_key": t[key]}
-    for name in names:
+    for name in IDENTITY.names:
+        if name in fields or name == "record_date":
+            continue
         column = columns.get(name)
         value = t[column] if column else ibis.null("string")
         if name == "nhs_number" and column:
-            value = _nhs(value)
+            value = normalised_nhs(value)
         if name in ("date_of_birth", "date_of_death"):
             value = as_date(value) if column else ibis.null("date")
         if name == "postcode" and column:
@@ -87,7 +76,7 @@ def _identity(t: ir.Table, source: str, key: str, when: str, **columns: str) -> 
 def _contact(t: ir.Table, source: str, key: str, setting: str, **values) -> ir.Table:
     base = {
         "encounter_id": _text(f"{setting}:") + t[key],
-        "nhs_number": _nhs(t[values.pop("nhs")]),
+        "nhs_number": normalised_nhs(t[values.pop("nhs")]),
         "source": _text(source),
         "record_key": t[key],
         "setting": _text(setting),
@@ -100,7 +89,7 @@ def _contact(t: ir.Table, source: str, key: str, setting: str, **values) -> ir.T
 
 def hes_apc(t: ir.Table, source: str) -> dict[str, ir.Table]:
     episodes = t.mutate(
-        _nhs=_nhs(t.NEWNHSNO),
+        _nhs=normalised_nhs(t.NEWNHSNO),
         _order=t.EPIORDER.cast("int16"),
     )
     grouped = group_spells(
@@ -158,9 +147,7 @@ def hes_apc(t: ir.Table, source: str) -> dict[str, ir.Table]:
     )
     keep = {"encounter_id": ep.encounter_id, "episode_id": ep.EPIKEY}
     diagnoses = _long(ep, [c for c in ep.columns if c.startswith("DIAG_4_")], keep)
-    operations = [c for c in ep.columns if c.startswith("OPERTN_4_")]
-    dates = [f"OPDATE_{c[-2:]}" for c in operations]
-    procedures = _long(ep, operations, keep, extra=dates)
+    procedures = _long(ep, list(APC_OPERATIONS), keep, extra=list(APC_OPERATION_DATES))
     identity = _identity(
         t,
         source,
@@ -296,7 +283,7 @@ def gp_patients(t: ir.Table, source: str) -> dict[str, ir.Table]:
 def gp_registrations(t: ir.Table, source: str) -> dict[str, ir.Table]:
     return {
         "staged_registration": t.select(
-            nhs_number=_nhs(t.NHS_NUMBER),
+            nhs_number=normalised_nhs(t.NHS_NUMBER),
             source=_text(source),
             record_key=t.REG_ID,
             practice_code=t.PRACTICE_CODE,
@@ -309,7 +296,7 @@ def gp_registrations(t: ir.Table, source: str) -> dict[str, ir.Table]:
 def gp_events(t: ir.Table, source: str) -> dict[str, ir.Table]:
     return {
         "staged_gp_event": t.select(
-            nhs_number=_nhs(t.NHS_NUMBER),
+            nhs_number=normalised_nhs(t.NHS_NUMBER),
             source=_text(source),
             record_key=t.EVENT_ID,
             event_date=as_date(t.EVENT_DATE),
@@ -417,7 +404,7 @@ def social_care_services(t: ir.Table, source: str) -> dict[str, ir.Table]:
 def opt_outs(t: ir.Table, source: str) -> dict[str, ir.Table]:
     return {
         "staged_opt_out": t.select(
-            nhs_number=_nhs(t.NHS_NUMBER),
+            nhs_number=normalised_nhs(t.NHS_NUMBER),
             opt_out_type=t.OPT_OUT_TYPE,
             effective_date=as_date(t.EFFECTIVE_DATE),
         )
@@ -472,7 +459,7 @@ def costing_feed(t: ir.Table, source: str) -> dict[str, ir.Table]:
             unit=t.UNIT,
             weight=t.WEIGHT.try_cast("float64").fill_null(1.0),
             activity_date=as_date(t.ACTIVITY_DATE),
-            nhs_number=_nhs(t.NHS_NUMBER),
+            nhs_number=normalised_nhs(t.NHS_NUMBER),
             source=_text(source),
             record_key=t.RECORD_ID,
             source_key_type=key_type,

@@ -10,18 +10,17 @@ kept and counted without being mistaken for a person.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 
 
 def pseudonym(key: bytes, value: str) -> str:
-    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, value.encode("utf-8"), "sha256").hex()
 
 
 def of_nhs_numbers(key: bytes, nhs_numbers: Iterable[str]) -> list[str]:
     """person_id of each normalised (10-digit) NHS number."""
-    return [hmac.digest(key, n.encode("ascii"), "sha256").hex() for n in nhs_numbers]
+    return [pseudonym(key, n) for n in nhs_numbers]
 
 
 def of_records(key: bytes, sources: Iterable[str], record_keys: Iterable[str]) -> list[str]:

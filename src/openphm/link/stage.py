@@ -84,7 +84,7 @@ def _nhs_map(con_tables: dict[str, ir.Table], key: bytes) -> ir.Table:
     return ibis.memtable(frame, schema={"_nhs": "string", "_nhs_person": "string"})
 
 
-def _probabilistic(identity, spine, unnumbered, settings):
+def _probabilistic(identity, spine, unnumbered: ir.Table, settings):
     """Splink over the unnumbered records that carry demographics; (links, clerical, stats)."""
     records = identity.filter(identity.nhs_number.isnull()).semi_join(
         unnumbered, ["source", "record_key"]
@@ -125,7 +125,9 @@ def build(inp: StageInput) -> StageOutput:
     identity = optouts.without_gp(optouts.without(identity_all, national), type_1, gp_sources)
 
     nhs_map = _nhs_map({**kept, "staged_identity": identity}, key)
-    unnumbered = _unnumbered(kept)
+    # The unnumbered records are few: fetched once, then used by Splink and the record map.
+    records = _unnumbered(kept).to_pandas()
+    unnumbered = ibis.memtable(records, schema={"source": "string", "record_key": "string"})
     settings = LinkageSettings(
         threshold=cfg.stages.link.match_threshold,
         clerical_low=cfg.stages.link.clerical_threshold,
@@ -136,7 +138,6 @@ def build(inp: StageInput) -> StageOutput:
     opted_link = links.person_key.isin(national_numbers)
     removed_by_link = links[opted_link][["source", "record_key"]]
     links = links[~opted_link]
-    records = unnumbered.to_pandas()
     matched = records.merge(
         links[["source", "record_key", "person_key"]], on=["source", "record_key"], how="left"
     )
@@ -179,7 +180,7 @@ def build(inp: StageInput) -> StageOutput:
         out[name] = joined.mutate(person_id=joined._person).select(*table_spec(name).names)
     out["person"] = _person(_best_identity(identity), nhs_map)
     counts.update(
-        opted_out_national=national.count().to_pyarrow().as_py(),
+        opted_out_national=len(national_numbers),
         opted_out_type_1=type_1.count().to_pyarrow().as_py(),
         removed_after_probabilistic_link=len(removed_by_link),
         probabilistic_records=result.records,
