@@ -131,10 +131,14 @@ def write_table(con: BaseBackend, name: str, obj: ir.Table | Any) -> None:
 def scratch_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
     """A table that lives as long as the session: for tests and intermediate steps.
 
-    DuckDB has temporary tables; Ibis's Spark backend offers temporary views instead.
+    DuckDB has temporary tables. Ibis's Spark backend offers temporary views
+    instead, which Spark would recompute at every use; so the view is cached
+    (eagerly, spilling to disk) and the work is done once, as on DuckDB.
     """
     if engine_name(con) == "spark":
-        return con.create_view(name, obj, overwrite=True)
+        view = con.create_view(name, obj, overwrite=True)
+        con._session.sql(f"CACHE TABLE `{name}`")
+        return view
     return con.create_table(name, obj, temp=True, overwrite=True)
 
 
@@ -161,6 +165,7 @@ def remove_path(path: Path) -> None:
 
 def drop_scratch(con: BaseBackend, name: str) -> None:
     if engine_name(con) == "spark":
+        con._session.sql(f"UNCACHE TABLE IF EXISTS `{name}`")
         con.drop_view(name, force=True)
     else:
         con.drop_table(name, force=True)

@@ -15,7 +15,6 @@ import pytest
 from openphm import codes, runner
 from openphm.ingest import checks
 from openphm.ingest import stage as ingest_stage
-from openphm.ingest import staged as staged_module
 from openphm.ingest.layouts import LAYOUTS
 from openphm.ingest.omop import (
     OMOP_SOURCE,
@@ -93,25 +92,6 @@ def _frame(path: Path):
     return pq.read_table(path).to_pandas()
 
 
-def _typed_empty(schema: ibis.Schema) -> ibis.Table:
-    return ibis.memtable(schema.to_pyarrow().empty_table())
-
-
-def _empty_tables_work() -> bool:
-    """``staged.empty`` builds its table from a pandas frame whose empty columns are float64,
-    which DuckDB cannot write as dates. A workspace of OMOP files alone leaves several
-    staged tables empty (registration, episode, activity, opt_out), so until that is fixed
-    in ``staged`` these tests use a typed empty table."""
-    con = ibis.duckdb.connect()
-    try:
-        con.to_pyarrow(staged_module.empty(ibis.schema({"day": "date"})))
-    except pa.ArrowException:
-        return False
-    finally:
-        con.disconnect()
-    return True
-
-
 def _staged(ws: Workspace, name: str):
     """A staged table as ingest left it: in the warehouse, or a restricted file."""
     if ws.has(name):
@@ -138,8 +118,6 @@ def world(tmp_path_factory):
     frames = {t: _frame(omop / f"{t}.parquet") for t in TABLES}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OPENPHM_PSEUDONYM_KEY", KEY)
-        if not _empty_tables_work():
-            mp.setattr(staged_module, "empty", _typed_empty)
         ingested = runner.run_stage(ws, ingest_stage.STAGE)
         staged = {
             name: _staged(ws, name)

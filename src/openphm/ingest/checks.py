@@ -299,28 +299,66 @@ def _key_text(t: ir.Table, columns: tuple[str, ...]) -> ir.StringValue:
     return parts[0] if len(parts) == 1 else ibis.literal("|").join(parts)
 
 
-def evaluate(staged: ir.Table, layout: Layout, window: Window) -> tuple[ir.Table, ir.Table]:
-    """(accepted, quarantined) rows of one staged file.
+def _repeats(t: ir.Table, layout: Layout) -> ir.Table:
+    """``_line``, ``_first_copy`` and ``_key_rank`` for the rows whose record key repeats.
 
-    accepted keeps the staged columns and ``_line``; quarantined has ``line``, ``column``,
-    ``value`` and ``reason``, one row per quarantined row.
+    Duplicates always share a record key, and few keys repeat: ranking only those
+    rows keeps the windows (ordered by line, partitioned by every column) off the
+    whole file. Candidates are found by a hash of the key, which is cheaper to
+    group than the text; a collision only adds a candidate, which the exact
+    windows then rank alone.
     """
+    key = list(layout.key)
+    hashed = t.select(LINE, _key_hash=_key_text(t, layout.key).hash())
+    counted = hashed.group_by("_key_hash").aggregate(_rows=hashed.count())
+    repeated = counted.filter(counted._rows > 1)
+    candidates = hashed.semi_join(repeated, "_key_hash")
+    rows = t.semi_join(candidates, t[LINE] == candidates[LINE])
+    first_copy = ibis.row_number().over(group_by=list(layout.all_columns), order_by=rows[LINE]) == 0
+    rows = rows.mutate(_first_copy=first_copy)
+    key_rank = ibis.row_number().over(group_by=key, order_by=rows[LINE])
+    rows = rows.mutate(_key_rank=ibis.cases((rows._first_copy, key_rank), else_=0))
+    return rows.select(
+        _repeat_line=rows[LINE], _first_copy=rows._first_copy, _key_rank=rows._key_rank
+    )
+
+
+def label(staged: ir.Table, layout: Layout, window: Window) -> ir.Table:
+    """Every staged row with ``_failed``: the index of the first check it fails in
+    ``labels(layout)``, or -1. Materialise it once; ``split`` it into accepted and
+    quarantined rows."""
     pairs = _with_windows(checks_for(layout))
     lookups = _Lookups.of(staged, pairs, window)
     needs_register = any(c.argument == "register" for _, c in pairs)
     t = _with_register(staged, layout, window) if needs_register else staged
     fails = [_fails(t, col, c, lookups).fill_null(False) for col, c in pairs]
+    repeats = _repeats(staged, layout)
+    t = t.left_join(repeats, t[LINE] == repeats._repeat_line)
+    first_copy, key_rank = t._first_copy.fill_null(True), t._key_rank.fill_null(0)
+    fails += [~first_copy, first_copy & (key_rank > 0)]
+    failed = ibis.cases(*[(f, i) for i, f in enumerate(fails)], else_=-1)
+    return t.select(*layout.all_columns, LINE, _failed=failed)
+
+
+def _labels(layout: Layout) -> list[tuple[str, str]]:
+    """(column, reason) of each check ``label`` numbers, in order."""
+    pairs = _with_windows(checks_for(layout))
+    return [(col, c.reason) for col, c in pairs] + [
+        ("", "duplicate_row"),
+        ("+".join(layout.key), "duplicate_key"),
+    ]
+
+
+def split(checked: ir.Table, layout: Layout) -> tuple[ir.Table, ir.Table]:
+    """(accepted, quarantined) rows of a ``label``-led file.
+
+    accepted keeps the staged columns and ``_line``; quarantined has ``line``,
+    ``provider_code``, ``column``, ``value`` and ``reason``, one row per quarantined row.
+    """
     columns = list(layout.all_columns)
-    first_copy = ibis.row_number().over(group_by=columns, order_by=t[LINE]) == 0
-    t = t.mutate(_first_copy=first_copy)
-    key_rank = ibis.row_number().over(group_by=list(layout.key), order_by=t[LINE])
-    t = t.mutate(_key_rank=ibis.cases((t._first_copy, key_rank), else_=0))
-    labels = [(col, c.reason) for col, c in pairs]
-    fails += [~t._first_copy, t._first_copy & (t._key_rank > 0)]
-    labels += [("", "duplicate_row"), ("+".join(layout.key), "duplicate_key")]
-    t = t.mutate(_failed=ibis.cases(*[(f, i) for i, f in enumerate(fails)], else_=-1))
-    accepted = t.filter(t._failed == -1).select(*columns, LINE)
-    bad = t.filter(t._failed >= 0)
+    accepted = checked.filter(checked._failed == -1).select(*columns, LINE)
+    bad = checked.filter(checked._failed >= 0)
+    labels = _labels(layout)
     key = _key_text(bad, layout.key)
 
     def pick(values):
@@ -335,3 +373,8 @@ def evaluate(staged: ir.Table, layout: Layout, window: Window) -> tuple[ir.Table
         reason=pick([ibis.literal(r) for _, r in labels]),
     )
     return accepted, quarantined
+
+
+def evaluate(staged: ir.Table, layout: Layout, window: Window) -> tuple[ir.Table, ir.Table]:
+    """(accepted, quarantined) rows of one staged file: ``split`` of ``label``."""
+    return split(label(staged, layout, window), layout)

@@ -24,8 +24,8 @@ person -> staged_identity (one row per person)
     8532 -> '2', else null; ethnic_category from race_source_value when it is an NHS
     ethnic category code (the synthetic ICS puts it there), else null; no postcode,
     LSOA, practice or death (the OMOP death and location tables are not read);
-    record_date null. Link reads only the identity row for NHS numbers: the person's
-    visits and conditions have none (see the caveat below).
+    record_date null. The person's visits and conditions carry no NHS number;
+    link takes it from this row (see the end of this docstring).
 
 visit_occurrence -> staged_encounter
     encounter_id 'omop:<visit_occurrence_id>'; setting and is_emergency from
@@ -71,11 +71,11 @@ Referential integrity is not checked here: a condition or procedure whose visit 
 quarantined (or never delivered) is staged, and link drops it with its missing
 encounter, as it does any diagnosis without an encounter.
 
-Caveat for link: a visit or condition row has no NHS number even when its person's
-identity row has one, so until link gives each staged record the NHS number of the
-identity row with the same (source, record_key), such a person's OMOP activity is
-'unlinked' (a pseudonym of the OMOP person, not of the NHS number), and opt-outs,
-which link applies by NHS number, do not reach it.
+For link: a visit or condition row has no NHS number even when its person's
+identity row has one; link gives every staged record without one the NHS number
+of the identity row with the same (source, record_key) before it applies opt-outs
+(``link.stage._numbered``), so such a person's OMOP activity is linked by NHS
+number, and opted out by it.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from openphm import engine
 from openphm.config import Source
 from openphm.ingest import quality, staged
 from openphm.ingest.canonical import MAPPERS
-from openphm.ingest.checks import Window, evaluate
+from openphm.ingest.checks import Window, label, split
 from openphm.ingest.layouts import LAYOUTS
 from openphm.ingest.reader import IngestError, ReadResult, read_csv, read_parquet
 from openphm.model import table_spec
@@ -81,6 +81,12 @@ def _rejects(result: ReadResult, name: str, shown_path: str) -> pd.DataFrame:
     )
 
 
+def _accepted_and_quarantined(checked: ir.Table) -> tuple[int, int]:
+    ok = checked._failed == -1
+    counts = checked.aggregate(accepted=ok.sum(), quarantined=(~ok).sum()).to_pyarrow()
+    return tuple(int(counts[c][0].as_py() or 0) for c in ("accepted", "quarantined"))
+
+
 def _ordered(sources: dict[str, Source]) -> list[tuple[str, Source]]:
     first = [(n, s) for n, s in sources.items() if s.layout in REGISTER_LAYOUTS]
     return first + [(n, s) for n, s in sources.items() if s.layout not in REGISTER_LAYOUTS]
@@ -120,12 +126,13 @@ def build(inp: StageInput) -> StageOutput:
             shown = source.path.as_posix()
             result = _read(path, source, scratch / f"{i}.parquet")
             staged_rows = con.read_parquet(str(result.path))
-            accepted, bad = evaluate(staged_rows, layout, window)
-            accepted = engine.scratch_table(con, f"_ingest_accepted_{i}", accepted)
-            bad = engine.scratch_table(con, f"_ingest_quarantine_{i}", bad)
-            scratch_names += [f"_ingest_accepted_{i}", f"_ingest_quarantine_{i}"]
-            n_accepted = accepted.count().to_pyarrow().as_py()
-            n_bad = bad.count().to_pyarrow().as_py()
+            # The checks run once; accepted and quarantined rows are filters of the result.
+            checked = engine.scratch_table(
+                con, f"_ingest_checked_{i}", label(staged_rows, layout, window)
+            )
+            scratch_names.append(f"_ingest_checked_{i}")
+            accepted, bad = split(checked, layout)
+            n_accepted, n_bad = _accepted_and_quarantined(checked)
             if n_accepted + n_bad != result.rows_staged:
                 raise StageError(f"{shown}: rows do not reconcile after the checks")
             files.append(
@@ -151,7 +158,8 @@ def build(inp: StageInput) -> StageOutput:
             dq["dq_timeliness"].append(quality.timeliness(accepted, layout, name))
     except Exception:
         shutil.rmtree(scratch, ignore_errors=True)
-        for name in scratch_names:
+        # Newest first: on Spark a file's checks read the register, an earlier scratch view.
+        for name in reversed(scratch_names):
             engine.drop_scratch(con, name)
         raise
     quarantine = _quarantine(quarantine_frames, quarantine_tables)
@@ -175,7 +183,7 @@ def build(inp: StageInput) -> StageOutput:
         rows_read=read,
         restricted=restricted,
         counts={"files": files},
-        cleanup=[scratch, *[_dropper(con, n) for n in scratch_names]],
+        cleanup=[scratch, *[_dropper(con, n) for n in reversed(scratch_names)]],
     )
 
 

@@ -60,6 +60,31 @@ def _best_identity(identity: ir.Table) -> ir.Table:
     )
 
 
+def _identity_numbers(identity: ir.Table) -> ir.Table:
+    """(source, record_key) -> the one NHS number its identity rows give; keys whose
+    rows disagree give none."""
+    t = identity.filter(identity.nhs_number.notnull())
+    known = t.group_by(_src=t.source, _rk=t.record_key).aggregate(
+        _known=t.nhs_number.min(), _numbers=t.nhs_number.nunique()
+    )
+    return known.filter(known._numbers == 1).drop("_numbers")
+
+
+def _numbered(t: ir.Table, numbers: ir.Table) -> ir.Table:
+    """Records without an NHS number take the one their own identity row carries.
+
+    An OMOP visit or condition names its person only by record key; the NHS number
+    is on the person's identity row. Given it here, before opt-outs, the record is
+    linked and opted out as any other; otherwise it would be 'unlinked'.
+    """
+    lacking = t.filter(t.nhs_number.isnull())
+    found = lacking.left_join(
+        numbers, (lacking.source == numbers._src) & (lacking.record_key == numbers._rk)
+    )
+    found = found.mutate(nhs_number=found._known).select(*t.columns)
+    return t.filter(t.nhs_number.notnull()).union(found)
+
+
 def _unnumbered(tables: dict[str, ir.Table]) -> ir.Table:
     """(source, record_key) of every record in a linked table without an NHS number."""
     parts = [
@@ -112,6 +137,9 @@ def build(inp: StageInput) -> StageOutput:
     counts: dict[str, int] = {}
 
     identity_all = tables.pop("staged_identity")
+    numbered = _identity_numbers(identity_all)
+    for name in staged.LINKED:
+        tables[staged.PREFIX + name] = _numbered(tables[staged.PREFIX + name], numbered)
     # Splink looks for people with a national opt-out too, so their unnumbered records can be
     # found and removed; GP data of people with a type 1 opt-out is not used at all.
     spine_link = _best_identity(optouts.without_gp(identity_all, type_1, gp_sources))
