@@ -156,14 +156,6 @@ def _allowed(argument: str) -> list[str]:
     return argument.split()
 
 
-def _distinct(table: ir.Table, columns: list[str]) -> list[str]:
-    values: set[str] = set()
-    for column in columns:
-        values.update(table.select(v=table[column]).distinct().v.to_pyarrow().to_pylist())
-    values.discard(None)
-    return sorted(values)
-
-
 def _bad_snomed(values: list[str]) -> list[str]:
     return [v for v, ok in zip(values, codes.valid_sctid_mask(values), strict=True) if not ok]
 
@@ -215,20 +207,38 @@ class _Lookups:
 
     @classmethod
     def of(cls, table: ir.Table, pairs: list[tuple[str, Check]], window: Window) -> _Lookups:
+        wanted = sorted({(column, c.check) for column, c in pairs if c.check in _LOOKED_UP})
+        values = _distinct_by_kind(table, wanted)
+        bad_dates, outside = _bad_dates(values.get("date", []), window)
+        by_kind = {
+            "nhs_number": _bad_nhs(values.get("nhs_number", [])),
+            "snomed": _bad_snomed(values.get("snomed", [])),
+            "datetime": _bad_datetimes(values.get("datetime", [])),
+            "date": bad_dates,
+            "date_window": outside,
+        }
         bad: dict[tuple[str, str], list[str]] = {}
-        for column, c in pairs:
-            if c.check not in ("nhs_number", "snomed", "date", "datetime"):
-                continue
-            values = _distinct(table, [column])
-            if c.check == "nhs_number":
-                bad[column, c.check] = _bad_nhs(values)
-            elif c.check == "snomed":
-                bad[column, c.check] = _bad_snomed(values)
-            elif c.check == "datetime":
-                bad[column, c.check] = _bad_datetimes(values)
-            else:
-                bad[column, "date"], bad[column, "date_window"] = _bad_dates(values, window)
+        for column, kind in wanted:
+            kinds = ("date", "date_window") if kind == "date" else (kind,)
+            bad.update({(column, k): by_kind[k] for k in kinds})
         return cls(bad)
+
+
+_LOOKED_UP = ("nhs_number", "snomed", "date", "datetime")
+
+
+def _distinct_by_kind(table: ir.Table, wanted: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """The distinct values of the looked-up columns, pooled by check kind, in one query:
+    a value is good or bad for a kind whichever column it is in."""
+    if not wanted:
+        return {}
+    parts = [table.select(kind=ibis.literal(kind), v=table[column]) for column, kind in wanted]
+    found = ibis.union(*parts, distinct=True).to_pyarrow().to_pydict()
+    values: dict[str, list[str]] = {}
+    for kind, v in zip(found["kind"], found["v"], strict=True):
+        if v is not None:
+            values.setdefault(kind, []).append(v)
+    return {kind: sorted(vs) for kind, vs in values.items()}
 
 
 def _in(value: ir.StringValue, values: list[str]) -> ir.BooleanValue:

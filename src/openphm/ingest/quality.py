@@ -13,6 +13,8 @@ quarantined; the publish stage puts them through the disclosure gate.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -81,46 +83,70 @@ def _completeness_columns(layout: Layout) -> list[str]:
     ]
 
 
-def completeness(accepted: ir.Table, layout: Layout, source: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class FileProfile:
+    """What one file's checks came to: counts that reconcile, and its quality tables."""
+
+    accepted: int
+    quarantined: int
+    completeness: pd.DataFrame  # as dq_completeness
+    timeliness: pd.DataFrame  # as dq_timeliness
+
+
+def profile(checked: ir.Table, layout: Layout, source: str) -> FileProfile:
+    """Counts, completeness and timeliness of a checked file (``checks.label``), in one
+    query: accepted and quarantined rows and each required column's values, by
+    provider and month of activity."""
     columns = _completeness_columns(layout)
-    t = accepted.mutate(_provider=_provider(accepted, layout))
+    date_column = ACTIVITY_DATE.get(layout.name)
+    month = (
+        as_date(checked[date_column]).strftime("%Y-%m").fill_null(UNKNOWN)
+        if date_column
+        else ibis.literal(UNKNOWN)
+    )
+    t = checked.mutate(
+        _provider=_provider(checked, layout), _month=month, _ok=checked._failed == -1
+    )
     wide = (
-        t.group_by("_provider")
-        .aggregate(_rows=t.count(), **{f"c{i}": t[c].count() for i, c in enumerate(columns)})
+        t.group_by(["_provider", "_month"])
+        .aggregate(
+            _rows=t.count(where=t._ok),
+            _bad=t.count(where=~t._ok),
+            **{f"c{i}": t[c].count(where=t._ok) for i, c in enumerate(columns)},
+        )
         .to_pandas()
     )
-    frames = [
+    accepted = wide[wide["_rows"] > 0]
+    by_provider = (
+        accepted.drop(columns=["_month", "_bad"]).groupby("_provider", as_index=False).sum()
+    )
+    completeness = [
         pd.DataFrame(
             {
                 "source": source,
-                "provider_code": wide["_provider"],
+                "provider_code": by_provider["_provider"],
                 "column": column,
-                "rows": wide["_rows"],
-                "rows_complete": wide[f"c{i}"],
+                "rows": by_provider["_rows"],
+                "rows_complete": by_provider[f"c{i}"],
             }
         )
         for i, column in enumerate(columns)
     ]
-    return pd.concat(frames, ignore_index=True) if frames else _empty("dq_completeness")
-
-
-def timeliness(accepted: ir.Table, layout: Layout, source: str) -> pd.DataFrame:
-    column = ACTIVITY_DATE.get(layout.name)
-    if column is None:
-        return _empty("dq_timeliness")
-    when = as_date(accepted[column])
-    t = accepted.mutate(
-        _provider=_provider(accepted, layout),
-        _month=when.strftime("%Y-%m").fill_null(UNKNOWN),
-    )
-    out = t.group_by(["_provider", "_month"]).aggregate(rows=t.count()).to_pandas()
-    return pd.DataFrame(
+    timeliness = pd.DataFrame(
         {
             "source": source,
-            "provider_code": out["_provider"],
-            "month": out["_month"],
-            "rows": out["rows"],
+            "provider_code": accepted["_provider"],
+            "month": accepted["_month"],
+            "rows": accepted["_rows"],
         }
+    )
+    return FileProfile(
+        accepted=int(wide["_rows"].sum()),
+        quarantined=int(wide["_bad"].sum()),
+        completeness=pd.concat(completeness, ignore_index=True)
+        if completeness
+        else _empty("dq_completeness"),
+        timeliness=timeliness if date_column else _empty("dq_timeliness"),
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from openphm.runner import Stage, StageError, StageInput, StageOutput
 # Canonical tables ingest writes directly: they hold nobody's identity.
 DIRECT = ("ledger", "overhead_basis", "organisation", "lsoa")
 REGISTER_LAYOUTS = ("gp_patients",)
+READERS = 2  # files read at once
 QUARANTINE = {
     "source": "string",
     "file": "string",
@@ -81,12 +83,6 @@ def _rejects(result: ReadResult, name: str, shown_path: str) -> pd.DataFrame:
     )
 
 
-def _accepted_and_quarantined(checked: ir.Table) -> tuple[int, int]:
-    ok = checked._failed == -1
-    counts = checked.aggregate(accepted=ok.sum(), quarantined=(~ok).sum()).to_pyarrow()
-    return tuple(int(counts[c][0].as_py() or 0) for c in ("accepted", "quarantined"))
-
-
 def _ordered(sources: dict[str, Source]) -> list[tuple[str, Source]]:
     first = [(n, s) for n, s in sources.items() if s.layout in REGISTER_LAYOUTS]
     return first + [(n, s) for n, s in sources.items() if s.layout not in REGISTER_LAYOUTS]
@@ -119,12 +115,19 @@ def build(inp: StageInput) -> StageOutput:
     dq: dict[str, list[pd.DataFrame]] = defaultdict(list)
     files = []
     scratch_names: list[str] = []
+    ordered = _ordered(sources)
+    # Files are read ahead, in parallel (pyarrow parses without the GIL), while the
+    # engine checks the ones already read.
+    reading = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="openphm-read")
+    reads = [
+        reading.submit(_read, ws.root / source.path, source, scratch / f"{i}.parquet")
+        for i, (_, source) in enumerate(ordered)
+    ]
     try:
-        for i, (name, source) in enumerate(_ordered(sources)):
+        for i, (name, source) in enumerate(ordered):
             layout = LAYOUTS[source.layout]
-            path = ws.root / source.path
             shown = source.path.as_posix()
-            result = _read(path, source, scratch / f"{i}.parquet")
+            result = reads[i].result()
             staged_rows = con.read_parquet(str(result.path))
             # The checks run once; accepted and quarantined rows are filters of the result.
             checked = engine.scratch_table(
@@ -132,7 +135,8 @@ def build(inp: StageInput) -> StageOutput:
             )
             scratch_names.append(f"_ingest_checked_{i}")
             accepted, bad = split(checked, layout)
-            n_accepted, n_bad = _accepted_and_quarantined(checked)
+            counted = quality.profile(checked, layout, name)
+            n_accepted, n_bad = counted.accepted, counted.quarantined
             if n_accepted + n_bad != result.rows_staged:
                 raise StageError(f"{shown}: rows do not reconcile after the checks")
             files.append(
@@ -150,18 +154,22 @@ def build(inp: StageInput) -> StageOutput:
                 bad.mutate(source=ibis.literal(name), file=ibis.literal(shown))
             )
             if layout.name in REGISTER_LAYOUTS:
-                register = _register(accepted)
+                # Every later file is checked against it: computed once.
+                register = engine.scratch_table(con, "_ingest_register", _register(accepted))
+                scratch_names.append("_ingest_register")
                 window = Window(window.earliest, window.latest, register)
             for table_name, part in MAPPERS[layout.name](accepted, name).items():
                 parts[table_name].append(part)
-            dq["dq_completeness"].append(quality.completeness(accepted, layout, name))
-            dq["dq_timeliness"].append(quality.timeliness(accepted, layout, name))
-    except Exception:
+            dq["dq_completeness"].append(counted.completeness)
+            dq["dq_timeliness"].append(counted.timeliness)
+    except BaseException:
+        reading.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(scratch, ignore_errors=True)
         # Newest first: on Spark a file's checks read the register, an earlier scratch view.
         for name in reversed(scratch_names):
             engine.drop_scratch(con, name)
         raise
+    reading.shutdown()
     quarantine = _quarantine(quarantine_frames, quarantine_tables)
     validity = quarantine.group_by(["source", "provider_code", "reason"]).aggregate(
         rows=quarantine.count()

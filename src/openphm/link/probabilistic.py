@@ -102,6 +102,14 @@ SPINE_COLUMNS = ("person_key", "date_of_birth", "sex", "postcode")
 RECORD_COLUMNS = ("record_key", "date_of_birth", "sex", "postcode")
 LINK_COLUMNS = ["record_key", "person_key", "match_probability", "match_weight"]
 CLERICAL_COLUMNS = [*LINK_COLUMNS, "reason"]
+#: Typed, so that an empty review list still writes (an untyped empty column is VOID on Spark).
+CLERICAL_SCHEMA = {
+    "record_key": "string",
+    "person_key": "string",
+    "match_probability": "float64",
+    "match_weight": "float64",
+    "reason": "string",
+}
 NEAR_THRESHOLD = "near_threshold"
 AMBIGUOUS = "ambiguous"
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from openphm.ingest import staged
 from openphm.link import optouts, pseudonym
-from openphm.link.probabilistic import LinkageSettings, link_records
+from openphm.link.probabilistic import CLERICAL_SCHEMA, LinkageSettings, link_records
 from openphm.model import SEX_CODES, table_spec
 from openphm.runner import Stage, StageInput, StageOutput
 
@@ -219,7 +219,7 @@ def build(inp: StageInput) -> StageOutput:
     out["link_summary"] = _summary(out["encounter"])
     return StageOutput(
         tables=out,
-        restricted={"clerical_review": clerical},
+        restricted={"clerical_review": ibis.memtable(clerical, schema=CLERICAL_SCHEMA)},
         counts={"link": counts, "model": dict(getattr(result, "parameters", None) or {})},
     )
 
