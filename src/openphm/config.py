@@ -8,6 +8,7 @@ to find it (an environment variable or a file).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from datetime import date
@@ -60,6 +61,18 @@ class _Strict(BaseModel):
 
 class EngineConfig(_Strict):
     url: str = "duckdb://warehouse.duckdb"
+    # DuckDB's working memory ("4GB"); beyond it, it spills to disk. Unset: DuckDB's
+    # default, 80% of the machine's memory.
+    memory_limit: str | None = None
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(
+            r"[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value
+        ):
+            raise ValueError('give a size such as "4GB" or "512MiB"')
+        return value
 
     @field_validator("url")
     @classmethod
@@ -239,6 +252,7 @@ name = "{name}"
 [engine]
 # duckdb://FILE (relative to this folder), duckdb:///absolute/path, or spark://local[N]
 url = "duckdb://warehouse.duckdb"
+# memory_limit = "4GB"  # DuckDB's working memory; beyond it, it spills to disk
 
 [governance]
 controller = "{controller}"

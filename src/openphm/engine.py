@@ -32,7 +32,9 @@ class EngineError(ValueError):
     """An engine URL or session that openphm cannot use."""
 
 
-def connect(url: Any = DUCKDB_MEMORY, *, base_dir: Path | None = None) -> BaseBackend:
+def connect(
+    url: Any = DUCKDB_MEMORY, *, base_dir: Path | None = None, memory_limit: str | None = None
+) -> BaseBackend:
     """Connect to an engine and return its Ibis backend.
 
     - ``duckdb://`` or ``duckdb://:memory:``: an in-memory DuckDB;
@@ -42,12 +44,17 @@ def connect(url: Any = DUCKDB_MEMORY, *, base_dir: Path | None = None) -> BaseBa
     - a ``SparkSession`` object: an existing cluster session (Databricks or the like).
 
     Sessions are put on UTC so dates never shift with the machine's clock.
+    ``memory_limit`` caps DuckDB's working memory (it spills to disk beyond it); a
+    Spark session's memory is the cluster's business.
     """
     if not isinstance(url, str):
         return _spark_backend(url)
     scheme, sep, rest = url.partition("://")
     if scheme == "duckdb" and sep:
-        return _duckdb_backend(rest, base_dir)
+        con = _duckdb_backend(rest, base_dir)
+        if memory_limit:
+            con.raw_sql(f"SET memory_limit = '{memory_limit}'")
+        return con
     if scheme == "spark" and sep:
         return _spark_backend(_local_spark_session(rest or "local[2]", base_dir))
     raise EngineError(

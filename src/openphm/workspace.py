@@ -102,7 +102,11 @@ class Workspace:
     @property
     def con(self) -> BaseBackend:
         if self._con is None:
-            self._con = engine.connect(self.config.engine.url, base_dir=self.root)
+            self._con = engine.connect(
+                self.config.engine.url,
+                base_dir=self.root,
+                memory_limit=self.config.engine.memory_limit,
+            )
         return self._con
 
     def close(self) -> None:

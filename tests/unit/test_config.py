@@ -277,6 +277,19 @@ def test_engine_url_scheme_is_checked_on_load(tmp_path, template):
     assert "engine.url" in message and "'postgres://db'" in message and "spark://" in message
 
 
+def test_duckdb_memory_limit_is_a_size_and_caps_the_engine(tmp_path, template):
+    text = template.replace("# memory_limit = ", "memory_limit = ")
+    assert load_text(tmp_path, text).engine.memory_limit == "4GB"
+    message = config_error(tmp_path, text.replace('"4GB"', '"lots"'))
+    assert "engine.memory_limit" in message and "'lots'" in message and "4GB" in message
+
+    from openphm import engine
+
+    con = engine.connect("duckdb://", memory_limit="256MiB")
+    limit = con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit in ("256.0 MiB", "268.4 MB"), limit  # DuckDB's spelling of the size
+
+
 def test_the_key_is_read_from_the_environment_without_showing_it():
     from openphm.config import ConfigError, Pseudonymisation
 
