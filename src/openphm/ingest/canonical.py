@@ -42,15 +42,19 @@ def _long(
 ) -> ir.Table:
     """HES's numbered columns as rows: one per non-empty value, with its position.
 
-    ``extra`` are columns numbered alongside (OPDATE_nn beside OPERTN_4_nn).
+    ``extra`` are columns numbered alongside (OPDATE_nn beside OPERTN_4_nn). The
+    columns are packed into an array and unnested: one pass over the table, where a
+    union of one select per column would read it (and on Spark plan it) 20 times.
     """
-    parts = []
+    items = []
     for i, column in enumerate(columns, start=1):
-        fields = {**keep, "position": ibis.literal(i, type="int16"), "code": t[column]}
+        item = {"position": ibis.literal(i, type="int16"), "code": t[column]}
         if extra:
-            fields["when"] = t[extra[i - 1]] if extra[i - 1] in t.columns else ibis.null("string")
-        parts.append(t.select(**fields))
-    rows = ibis.union(*parts) if len(parts) > 1 else parts[0]
+            item["when"] = t[extra[i - 1]] if extra[i - 1] in t.columns else ibis.null("string")
+        items.append(ibis.struct(item))
+    rows = t.select(**keep, _item=ibis.array(items).unnest())
+    fields = ["position", "code", "when"] if extra else ["position", "code"]
+    rows = rows.select(*keep, **{f: rows._item[f] for f in fields})
     return rows.filter(rows.code.notnull())
 
 
