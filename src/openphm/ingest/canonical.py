@@ -120,11 +120,11 @@ def hes_apc(t: ir.Table, source: str) -> dict[str, ir.Table]:
         group_by=ep.encounter_id, order_by=[ibis.desc(ep.episode_order), ibis.desc(ep.EPIKEY)]
     )
     ep = ep.mutate(_first=first == 0, _last=last == 0)
-    heads = ep.filter(ep._first)
-    tails = ep.filter(ep._last).select(
-        _enc=ep.encounter_id, discharge_destination=ep.DISDEST, end_date=ep.spell_end
-    )
-    spells = heads.join(tails, heads.encounter_id == tails._enc)
+    # The last episode's destination, on every row of its spell: a window, not a self-join
+    # (which Spark would plan, spells and all, twice).
+    last_destination = ibis.cases((ep._last, ep.DISDEST), else_=ibis.null("string"))
+    ep = ep.mutate(_discharge_destination=last_destination.max().over(group_by=ep.encounter_id))
+    spells = ep.filter(ep._first)
     encounter = spells.select(
         encounter_id=spells.encounter_id,
         nhs_number=spells._nhs,
@@ -133,11 +133,11 @@ def hes_apc(t: ir.Table, source: str) -> dict[str, ir.Table]:
         setting=_text("apc"),
         provider_code=spells.PROCODE3,
         start_date=spells.spell_start,
-        end_date=spells.end_date,
+        end_date=spells.spell_end,
         admission_method=spells.ADMIMETH,
         is_emergency=spells.ADMIMETH.isin(sorted(EMERGENCY_ADMISSION_METHODS)),
         treatment_function=spells.TRETSPEF,
-        discharge_destination=spells.discharge_destination,
+        discharge_destination=spells._discharge_destination,
         cip_spell_id=_text("apc:") + spells.cip_spell_id,
     )
     episode = ep.select(
