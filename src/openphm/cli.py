@@ -7,6 +7,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,8 @@ from openphm.workspace import Workspace, WorkspaceError
 app = typer.Typer(help="Open population health management and costing for the NHS.")
 audit_app = typer.Typer(help="The hash-chained audit trail.")
 app.add_typer(audit_app, name="audit")
+need_app = typer.Typer(help="Clinical need scores on your own files, without a workspace.")
+app.add_typer(need_app, name="need")
 console = Console()
 err = Console(stderr=True)
 
@@ -217,6 +220,103 @@ def audit_verify(directory: WorkspaceDir = Path(".")) -> None:
         return
     err.print(f"[bold red]audit log damaged:[/] {escape(result.reason)}", highlight=False)
     raise typer.Exit(1)
+
+
+@app.command("codelists")
+def list_codelists() -> None:
+    """List the clinical definitions (code lists and rule sets): source, version, licence."""
+    from openphm import codelists as lists
+
+    blocks = []
+    for d in lists.load_all():
+        window = f"{d.lookback_months} months to the index date" if d.lookback_months else "ever"
+        age = f"; age {d.min_age} and over" if d.min_age is not None else ""
+        scores = ", ".join(d.score_columns) or "none (flags each category)"
+        blocks.append(
+            _definition_block(
+                d.name,
+                d.version,
+                d.title,
+                [
+                    f"codes:   {len(d.codes)} ({', '.join(d.code_systems)}) in "
+                    f"{len(d.categories)} categor{'y' if len(d.categories) == 1 else 'ies'}; "
+                    f"records counted: {window}{age}",
+                    f"scores:  {scores}",
+                    *_sources(d.source),
+                    *(f"weights: {ws.name}: {ws.source}" for ws in d.weight_sets),
+                    f"licence: {d.licence}",
+                ],
+            )
+        )
+    for name in lists.available_rules():
+        r = lists.load_rules(name)
+        lines = [*_sources(r.source), f"licence: {r.licence}"]
+        blocks.append(_definition_block(name, r.version, f"{r.title} (rule set)", lines))
+    blocks.append(
+        "Not shipped: the Cambridge Multimorbidity Score (Payne et al., CMAJ 2020). Its code "
+        "lists are CPRD Read v2 and product codes with no open licence we could find; see "
+        "src/openphm/codelists/README.md."
+    )
+    console.print("\n\n".join(blocks), markup=False, highlight=False, soft_wrap=True)
+
+
+def _definition_block(name: str, version: str, title: str, lines: list[str]) -> str:
+    return "\n".join([f"{name} {version}: {title}", *(f"  {line}" for line in lines)])
+
+
+def _sources(source) -> list[str]:
+    def text(value) -> str:
+        return "; ".join(map(str, value)) if isinstance(value, list) else " ".join(value.split())
+
+    return [f"source:  {key}: {text(value)}" for key, value in source.items()]
+
+
+@need_app.command("score")
+def need_score(
+    diagnoses: Annotated[
+        Path, typer.Argument(help="long CSV or Parquet file: a person id and a code per row")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="file to write (.csv or .parquet)")],
+    person: Annotated[str, typer.Option(help="column of person ids")] = "person_id",
+    code: Annotated[str, typer.Option(help="column of ICD-10 codes")] = "code",
+    date: Annotated[str | None, typer.Option(help="column of diagnosis dates")] = None,
+    age: Annotated[str | None, typer.Option(help="column of age on the index date")] = None,
+    index_date: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="the day scores are measured on (YYYY-MM-DD)"),
+    ] = None,
+) -> None:
+    """Charlson, Elixhauser and HFRS for every person in a diagnosis file."""
+    from openphm.need import score_file
+
+    if (date is None) != (index_date is None):
+        given, missing = ("--date", "--index-date") if date else ("--index-date", "--date")
+        err.print(
+            f"[bold red]error:[/] {given} needs {missing}: the lookback windows count back "
+            "from the index date over the dated diagnoses",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    try:
+        done = score_file(
+            diagnoses,
+            out,
+            person=person,
+            code=code,
+            date=date,
+            age=age,
+            index_date=index_date.date() if index_date else None,
+        )
+    except (ValueError, OSError) as exc:  # bad columns, values, suffixes or paths
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+    console.print(
+        f"{done.people:,} people scored from {done.rows:,} rows in {done.seconds} s -> "
+        f"{done.out}\ncolumns: {', '.join(done.columns)}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def main() -> None:  # pragma: no cover - entry point

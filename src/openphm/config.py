@@ -174,9 +174,45 @@ class LinkOptions(_Strict):
         return self
 
 
+class PlusGroup(_Strict):
+    """A Core20PLUS5 PLUS group, as criteria over the need stage's people (any one holds)."""
+
+    any_flag: list[str] = Field(default_factory=list)  # any of these flags is true
+    at_least: dict[str, float] = Field(default_factory=dict)  # a column at or above a number
+    below: dict[str, float] = Field(default_factory=dict)  # a column below a number
+    one_of: dict[str, list[str | int]] = Field(default_factory=dict)  # a column in the values
+
+    @model_validator(mode="after")
+    def _some(self) -> PlusGroup:
+        if not (self.any_flag or self.at_least or self.below or self.one_of):
+            raise ValueError("give at least one of any_flag, at_least, below or one_of")
+        return self
+
+
+class NeedOptions(_Strict):
+    # The day need is measured on; unset: the last day of the data (the latest
+    # encounter or GP event).
+    index_date: date | None = None
+    # Core20PLUS5's PLUS groups, chosen locally; unset: the defaults in
+    # codelists/core20plus5.rules.toml. Each name becomes a column plus_<name>.
+    plus_groups: dict[str, PlusGroup] | None = None
+    # A folder (relative to the workspace) of code lists and rule sets used instead of the
+    # shipped ones of the same name, e.g. an ltc list with QOF's full SNOMED CT clusters.
+    codelists: Path | None = None
+
+    @field_validator("plus_groups")
+    @classmethod
+    def _column_names(cls, groups: dict[str, PlusGroup] | None) -> dict[str, PlusGroup] | None:
+        bad = [name for name in groups or {} if not re.fullmatch(r"[a-z][a-z0-9_]*", name)]
+        if bad:
+            raise ValueError(f"group names {bad} must be lower case letters, digits and _")
+        return groups
+
+
 class StageOptions(_Strict):
     ingest: IngestOptions = IngestOptions()
     link: LinkOptions = LinkOptions()
+    need: NeedOptions = NeedOptions()
     measure: MeasureOptions = MeasureOptions()
 
 
@@ -278,6 +314,13 @@ index_date = "2026-03-31"
 [stages.link]
 match_threshold = 0.9     # Splink match probability to link a record without an NHS number
 clerical_threshold = 0.5  # near misses from here up are exported for clerical review
+
+[stages.need]
+# index_date = "2026-03-31"  # the day need is measured on; unset: the last day of the data
+# codelists = "codelists"    # your own code lists (e.g. ltc with QOF's SNOMED CT clusters)
+# Core20PLUS5's PLUS groups (unset: those in codelists/core20plus5.rules.toml), e.g.
+# [stages.need.plus_groups.learning_disability]
+# any_flag = ["ltc_learning_disability"]
 
 # The delivered files: [sources.NAME] with a path (relative to this folder) and a layout
 # (openphm layouts lists them). For example:

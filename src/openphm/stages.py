@@ -5,7 +5,14 @@ from __future__ import annotations
 from openphm.ingest import stage as ingest
 from openphm.link import stage as link
 from openphm.measure import stage as measure
+from openphm.need import stage as need
 from openphm.publish import stage as publish
 from openphm.runner import Stage
 
-STAGES: tuple[Stage, ...] = (ingest.STAGE, link.STAGE, measure.STAGE, publish.STAGE)
+STAGES: tuple[Stage, ...] = (
+    ingest.STAGE,
+    link.STAGE,
+    need.STAGE,
+    measure.STAGE,
+    publish.STAGE,
+)

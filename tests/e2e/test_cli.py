@@ -189,11 +189,11 @@ def test_run_with_unparsable_config_exits_2_naming_the_file(tmp_path):
 def test_audit_verify_intact_demo_workspace(demo_copy):
     lines = audit_lines(demo_copy)
     actions = [json.loads(line)["action"] for line in lines]
-    assert actions == ["stage:ingest", "stage:link", "stage:measure", "stage:publish"]
+    assert actions == ["stage:ingest", "stage:link", "stage:need", "stage:measure", "stage:publish"]
     result = invoke("audit", "verify", "-w", demo_copy)
     assert result.exit_code == 0, result.output
     text = flat(result)
-    assert "intact" in text and "4 records" in text
+    assert "intact" in text and "5 records" in text
     assert json.loads(lines[-1])["hash"] in text
 
 

@@ -47,7 +47,7 @@ import pytest
 
 from openphm import codelists, engine
 from openphm.codes import normalise_icd10, synthetic_nhs_numbers
-from openphm.need import conditions, scores, window_start
+from openphm.need import conditions, resolve, scores, window_start
 
 COMORBIDIPY_VERSION = "0.8.0"
 # What pip chose for comorbidipy 0.8.0 on Python 3.13, pinned so the reference cannot drift.
@@ -183,7 +183,7 @@ def synthetic_diagnoses(seed: int = 2005, people: int = 3000) -> pd.DataFrame:
     admissions), and codes in no list. Ids are synthetic NHS numbers (999...)."""
     rng = random.Random(seed)
     ids = synthetic_nhs_numbers(people, np.random.default_rng(seed))
-    lists = [sorted({r.code for r in d.codes}) for d in codelists.load_all()]
+    lists = [sorted({r.code for r in d.codes}) for d in resolve()]  # the scored lists
     rows = []
     for person in ids:
         codes: list[str] = []

@@ -116,8 +116,9 @@ def test_a_listed_code_matches_every_code_that_starts_with_it_whatever_the_spell
 
 
 def test_a_code_can_fall_in_several_categories_and_definitions(duckdb_con):
-    # F20.4 (post-schizophrenic depression) is both psychosis and depression in Elixhauser;
-    # F00.1 is dementia in Charlson and category F00 of the frailty score.
+    # F20.4 (post-schizophrenic depression) is both psychosis and depression in Elixhauser,
+    # and serious mental illness among the long-term conditions; F00.1 is dementia in
+    # Charlson and the long-term conditions, and category F00 of the frailty score.
     t = recorded(duckdb_con, "code\nF20.4\nF00.1")
     assert_spec(
         code_categories(t, codelists.load_all()),
@@ -125,7 +126,9 @@ def test_a_code_can_fall_in_several_categories_and_definitions(duckdb_con):
         code  | definition | category
         F20.4 | elixhauser | psycho
         F20.4 | elixhauser | depre
+        F20.4 | ltc        | smi
         F00.1 | charlson   | dementia
+        F00.1 | ltc        | dementia
         F00.1 | hfrs       | F00
         """,
     )

@@ -23,7 +23,7 @@ import random
 import pytest
 
 from openphm import codelists
-from openphm.need import conditions, scores, window_start
+from openphm.need import conditions, resolve, scores, window_start
 from tests.spec.harness import assert_spec, load
 
 DX = {"person_id": "string", "code": "string", "diagnosis_date": "date", "age": "int64"}
@@ -368,7 +368,7 @@ def test_inputs_that_cannot_be_scored_are_named(duckdb_con):
 def population(seed: int = 5, people: int = 60) -> tuple[str, str]:
     """Spec tables of people with codes from every list: as listed, and as extracts spell them."""
     rng = random.Random(seed)
-    listed = sorted({r.code for d in codelists.load_all() for r in d.codes})
+    listed = sorted({r.code for d in resolve() for r in d.codes})  # the scored lists
     spellings = [
         lambda c: c,
         lambda c: c.lower(),

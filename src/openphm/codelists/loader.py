@@ -5,12 +5,19 @@ Each definition is three files in one folder, named after it:
 ``<name>.toml``
     metadata: title, version, code system, how codes match, lookback window, age
     restriction, hierarchy, licence, sources, and one ``[weight_sets.<set>]`` table
-    per weight set (its source, and optionally its bands).
+    per weight set (its source, and optionally its bands). A definition without
+    weight sets only flags who has each category (long-term conditions, pregnancy).
 ``<name>.codes.csv``
-    ``category,code`` (and optionally ``match``): a code, or the start of one, that
-    puts a person in a category.
+    ``category,code`` (and optionally ``match`` and ``code_system``): a code, or the
+    start of one, that puts a person in a category. An empty ``match`` or
+    ``code_system`` cell takes the TOML's, so one list can hold ICD-10 codes and SNOMED
+    CT concept ids side by side. A SNOMED CT id only ever matches exactly: part of an
+    id means nothing.
 ``<name>.categories.csv``
     ``category`` (optionally ``label``), then one column of weights per weight set.
+
+Rule sets that work on people rather than codes (segments, Core20PLUS5) live beside
+them as ``<name>.rules.toml`` (see ``openphm.codelists.rules``); they are not code lists.
 
 Only code strings, short category names and weights are shipped, never ICD-10
 descriptions or SNOMED CT release text: their licences forbid redistribution.
@@ -38,8 +45,10 @@ from openphm import codes, model
 
 __all__ = [
     "CODE_SYSTEMS",
+    "EXACT_ONLY",
     "MATCHES",
     "MAX_WEIGHT_DECIMALS",
+    "RULES_SUFFIX",
     "Band",
     "CodeListError",
     "CodeRule",
@@ -49,6 +58,7 @@ __all__ = [
     "check_distinct_columns",
     "load",
     "load_all",
+    "read_metadata",
 ]
 
 #: How a listed code matches a recorded one: the whole code, or its start.
@@ -61,8 +71,14 @@ MAX_WEIGHT_DECIMALS = 2
 _PACKAGE = "openphm.codelists"
 _NAME = re.compile(r"[a-z][a-z0-9_]*")  # definitions and weight sets (they name columns)
 _CATEGORY = re.compile(r"[A-Za-z0-9_]+")
-_REQUIRED_KEYS = ("name", "title", "version", "code_system", "licence", "source", "weight_sets")
-_OPTIONAL_KEYS = ("match", "hierarchy", "lookback_months", "min_age")
+_REQUIRED_KEYS = ("name", "title", "version", "code_system", "licence", "source")
+_OPTIONAL_KEYS = ("match", "hierarchy", "lookback_months", "min_age", "weight_sets")
+_TEXT_KEYS = ("title", "version", "code_system", "licence")
+_CODE_COLUMNS = ("match", "code_system")  # optional columns of <name>.codes.csv
+#: Files named <name>.rules.toml are rule sets, not code lists.
+RULES_SUFFIX = ".rules.toml"
+#: Concept ids only match whole: SNOMED CT's hierarchy is not in the digits.
+EXACT_ONLY = ("snomed",)
 _WEIGHT_SET_KEYS = ("source", "note", "bands")
 
 
@@ -113,6 +129,7 @@ class CodeRule:
     category: str
     code: str
     match: str
+    code_system: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,7 +143,7 @@ class Definition:
     name: str
     title: str
     version: str
-    code_system: str
+    code_system: str  # the default; each code carries its own (``code_systems``)
     licence: str
     source: Mapping[str, Any]
     categories: tuple[str, ...]
@@ -158,19 +175,22 @@ class Definition:
         if len(known) != len(self.categories):
             raise CodeListError(f"{where}: a category is listed twice")
         for rule in self.codes:
-            _check_rule(rule, self.code_system, known, where)
+            _check_rule(rule, known, where)
         coded = {rule.category for rule in self.codes}
         if missing := [c for c in self.categories if c not in coded]:
             raise CodeListError(f"{where}: categories {missing} have no codes")
         for chain in self.hierarchy:
             _check_chain(chain, known, where)
-        if not self.weight_sets:
-            raise CodeListError(f"{where}: needs at least one weight set")
         for ws in self.weight_sets:
             if set(ws.weights) != known:
                 raise CodeListError(
                     f"{where}: weight set {ws.name!r} must weigh every category exactly once"
                 )
+
+    @property
+    def code_systems(self) -> tuple[str, ...]:
+        """The code systems its codes are written in, sorted."""
+        return tuple(sorted({rule.code_system for rule in self.codes}))
 
     @property
     def score_columns(self) -> tuple[str, ...]:
@@ -192,14 +212,22 @@ class Definition:
         ]
 
 
-def _check_rule(rule: CodeRule, system: str, known: set[str], where: str) -> None:
+def _check_rule(rule: CodeRule, known: set[str], where: str) -> None:
     if rule.category not in known:
         raise CodeListError(f"{where}: code {rule.code!r} is in unknown category {rule.category!r}")
     if rule.match not in MATCHES:
         raise CodeListError(f"{where}: match {rule.match!r} is not one of {list(MATCHES)}")
-    problem = _code_problem(rule.code, system)
+    problem = _system_problem(rule.code_system) or _code_problem(rule.code, rule.code_system)
+    if not problem and rule.code_system in EXACT_ONLY and rule.match != "exact":
+        problem = f"{rule.code!r}: a {rule.code_system} code can only match exactly"
     if problem:
         raise CodeListError(f"{where}: {problem}")
+
+
+def _system_problem(system: str) -> str | None:
+    if system not in CODE_SYSTEMS:
+        return f"code_system {system!r} is not one of {list(CODE_SYSTEMS)}"
+    return None
 
 
 def _code_problem(code: str, system: str) -> str | None:
@@ -306,7 +334,11 @@ def _read(name: str, base: Traversable) -> Definition:
 
 
 def _names_in(base: Traversable) -> tuple[str, ...]:
-    names = (p.name.removesuffix(".toml") for p in base.iterdir() if p.name.endswith(".toml"))
+    names = (
+        p.name.removesuffix(".toml")
+        for p in base.iterdir()
+        if p.name.endswith(".toml") and not p.name.endswith(RULES_SUFFIX)
+    )
     return tuple(sorted(names))
 
 
@@ -316,29 +348,54 @@ def _text(file: Traversable) -> str:
     return file.read_text(encoding="utf-8")
 
 
-def _metadata(filename: str, text: str, name: str) -> dict[str, Any]:
+def read_metadata(
+    filename: str,
+    text: str,
+    name: str,
+    required: tuple[str, ...],
+    optional: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """A definition's TOML with what every definition shares checked: the required keys
+    (and, unless ``optional`` is None, no others), the name matching the file, non-empty
+    text for title, version and licence (and code_system if required), and a [source]."""
     try:
         meta = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CodeListError(f"{filename}: not valid TOML ({exc})") from exc
-    if missing := [k for k in _REQUIRED_KEYS if k not in meta]:
+    if missing := [k for k in required if k not in meta]:
         raise CodeListError(f"{filename}: missing {missing}")
-    if unknown := sorted(set(meta) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS)):
-        allowed = sorted(_REQUIRED_KEYS + _OPTIONAL_KEYS)
+    if optional is not None and (unknown := sorted(set(meta) - set(required) - set(optional))):
+        allowed = sorted(required + optional)
         raise CodeListError(f"{filename}: unknown keys {unknown}; allowed keys are {allowed}")
     if meta["name"] != name:
         raise CodeListError(f"{filename}: name = {meta['name']!r} must match the file name")
-    for key in ("title", "version", "code_system", "licence"):
+    for key in [k for k in _TEXT_KEYS if k in required]:
         if not isinstance(meta[key], str) or not meta[key].strip():
             raise CodeListError(f"{filename}: {key} must be a non-empty string")
+    if not isinstance(meta["source"], dict) or not meta["source"]:
+        raise CodeListError(f"{filename}: [source] must say where the definition comes from")
+    return meta
+
+
+def _metadata(filename: str, text: str, name: str) -> dict[str, Any]:
+    meta = read_metadata(filename, text, name, _REQUIRED_KEYS, _OPTIONAL_KEYS)
     if meta["code_system"] not in CODE_SYSTEMS:
         raise CodeListError(
             f"{filename}: code_system = {meta['code_system']!r} must be one of {list(CODE_SYSTEMS)}"
         )
-    if not isinstance(meta["source"], dict) or not meta["source"]:
-        raise CodeListError(f"{filename}: [source] must say where the codes and weights come from")
-    if not isinstance(meta["weight_sets"], dict) or not meta["weight_sets"]:
-        raise CodeListError(f"{filename}: needs at least one [weight_sets.<name>] table")
+    if meta.get("match") == "prefix" and meta["code_system"] in EXACT_ONLY:
+        raise CodeListError(
+            f'{filename}: match = "prefix" cannot apply to {meta["code_system"]} codes; '
+            'write match = "exact" or leave it out'
+        )
+    weight_sets = meta.setdefault("weight_sets", {})
+    if not isinstance(weight_sets, dict) or any(
+        not isinstance(v, dict) for v in weight_sets.values()
+    ):
+        raise CodeListError(
+            f"{filename}: weight sets are [weight_sets.<name>] tables (or none, for a "
+            "definition that only flags its categories)"
+        )
     for key in ("lookback_months", "min_age"):
         if key in meta and type(meta[key]) is not int:
             raise CodeListError(f"{filename}: {key} = {meta[key]!r} must be a whole number")
@@ -419,27 +476,36 @@ def _codes(
     filename: str, text: str, match: str, system: str, categories: set[str]
 ) -> list[CodeRule]:
     header, rows = _rows(filename, text, ["category", "code"])
-    if extra := [c for c in header[2:] if c != "match"]:
-        raise CodeListError(f"{filename}: unknown columns {extra}; allowed: category,code,match")
+    if extra := [c for c in header[2:] if c not in _CODE_COLUMNS]:
+        allowed = ",".join(("category", "code", *_CODE_COLUMNS))
+        raise CodeListError(f"{filename}: unknown columns {extra}; allowed: {allowed}")
     rules: list[CodeRule] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for line, row in rows:
         category, code = row["category"], row["code"]
         if category not in categories:
             raise CodeListError(
                 f"{filename} line {line}: category {category!r} is not in the categories file"
             )
-        if problem := _code_problem(code, system):
+        rule_system = row.get("code_system") or system
+        problem = _system_problem(rule_system) or _code_problem(code, rule_system)
+        if problem:
             raise CodeListError(f"{filename} line {line}: {problem}")
-        rule_match = row.get("match") or match
+        exact_only = rule_system in EXACT_ONLY
+        rule_match = row.get("match") or ("exact" if exact_only else match)
         if rule_match not in MATCHES:
             raise CodeListError(
                 f"{filename} line {line}: match {rule_match!r} must be one of {list(MATCHES)}"
             )
-        if (category, code) in seen:
+        if exact_only and rule_match != "exact":
+            raise CodeListError(
+                f"{filename} line {line}: {code!r} is a {rule_system} code, which can only "
+                "match exactly (leave match empty or write exact)"
+            )
+        if (category, code, rule_system) in seen:
             raise CodeListError(f"{filename} line {line}: {category},{code} is listed twice")
-        seen.add((category, code))
-        rules.append(CodeRule(category, code, rule_match))
+        seen.add((category, code, rule_system))
+        rules.append(CodeRule(category, code, rule_match, rule_system))
     return rules
 
 

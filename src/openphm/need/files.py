@@ -83,7 +83,7 @@ def _read(
     if missing := [theirs for theirs in names.values() if theirs not in raw.columns]:
         raise ValueError(
             f"{path.name} has no column {missing[0]!r}; its columns are {list(raw.columns)} "
-            "(name the columns to use with person=, code=, date= and age=)"
+            "(say which columns hold the person, code, date and age)"
         )
     table = raw.select(**{ours: raw[theirs] for ours, theirs in names.items()})
     fields: dict[str, ir.Value] = {

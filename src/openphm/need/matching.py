@@ -19,6 +19,7 @@ import ibis
 import ibis.expr.types as ir
 
 from openphm.codelists import Definition
+from openphm.need.lookup import lookup
 
 __all__ = ["CATEGORY_LENGTH", "clean_icd10", "clean_snomed", "code_categories", "rules"]
 
@@ -54,21 +55,21 @@ CLEANERS: dict[str, Callable[[ir.StringValue], ir.StringValue]] = {
 def rules(definitions: Sequence[Definition]) -> ir.Table:
     """Every listed code: code_system, definition, category, code, match, length."""
     rows = [
-        (d.code_system, d.name, r.category, r.code, r.match, len(r.code))
+        (r.code_system, d.name, r.category, r.code, r.match, len(r.code))
         for d in definitions
         for r in d.codes
     ]
-    schema = {
-        "code_system": "string",
-        "definition": "string",
-        "category": "string",
-        "code": "string",
-        "match": "string",
-        "length": "int64",
-    }
-    return ibis.memtable(
-        {name: [row[i] for row in rows] for i, name in enumerate(schema)}, schema=schema
-    )
+    return lookup(rows, _RULES)
+
+
+_RULES = {
+    "code_system": "string",
+    "definition": "string",
+    "category": "string",
+    "code": "string",
+    "match": "string",
+    "length": "int64",
+}
 
 
 def code_categories(codes: ir.Table, definitions: Sequence[Definition]) -> ir.Table:
@@ -83,7 +84,7 @@ def code_categories(codes: ir.Table, definitions: Sequence[Definition]) -> ir.Ta
     distinct = codes.select(*keys).filter(codes.code.notnull()).distinct()
     listed = rules(definitions)
     parts = []
-    for system in sorted({d.code_system for d in definitions}):
+    for system in sorted({s for d in definitions for s in d.code_systems}):
         mine = distinct.filter(distinct.code_system == system) if has_system else distinct
         mine = mine.mutate(clean=CLEANERS[system](mine.code))
         # Each code beside each (match, length) the lists use: a handful of rows.
@@ -110,10 +111,7 @@ def _cuts(definitions: Sequence[Definition], system: str) -> ir.Table:
     Nothing filters on the cleaned code: a filter on it would be pushed below the
     DISTINCT and clean every row of the table rather than every distinct code.
     """
-    shapes = sorted(
-        {(r.match, len(r.code)) for d in definitions if d.code_system == system for r in d.codes}
-    )
-    return ibis.memtable(
-        {"how": [s[0] for s in shapes], "length": [s[1] for s in shapes]},
-        schema={"how": "string", "length": "int64"},
-    )
+    shapes = {
+        (r.match, len(r.code)) for d in definitions for r in d.codes if r.code_system == system
+    }
+    return lookup(sorted(shapes), {"how": "string", "length": "int64"})

@@ -31,14 +31,18 @@ import ibis.expr.types as ir
 from openphm import codelists
 from openphm.codelists import Definition, WeightSet
 from openphm.codelists.loader import check_distinct_columns
+from openphm.need.lookup import lookup
 from openphm.need.matching import code_categories
 
 __all__ = [
     "AGE",
     "CODE",
     "DATE",
+    "DEFAULT_SCORES",
+    "FIRST",
     "PERSON",
     "conditions",
+    "first_recorded",
     "resolve",
     "scores",
     "window_start",
@@ -49,13 +53,18 @@ CODE = "code"
 DATE = "diagnosis_date"
 AGE = "age"
 
+FIRST = "first_date"
+#: What ``scores`` computes unless told: the comorbidity and frailty scores. The other
+#: shipped lists (long-term conditions, maternity) flag people (``first_recorded``).
+DEFAULT_SCORES = ("charlson", "elixhauser", "hfrs")
+
 DefinitionsArg = Sequence[Definition | str] | None
 
 
 def resolve(definitions: DefinitionsArg = None) -> tuple[Definition, ...]:
-    """Definitions from names or objects; None means every shipped definition."""
+    """Definitions from names or objects; None means ``DEFAULT_SCORES``."""
     if definitions is None:
-        return codelists.load_all()
+        definitions = DEFAULT_SCORES
     if isinstance(definitions, (str, Definition)):
         definitions = [definitions]
     chosen = tuple(codelists.load(d) if isinstance(d, str) else d for d in definitions)
@@ -93,15 +102,33 @@ def conditions(
     After the window and the hierarchy: what the scores weigh.
     """
     chosen = resolve(definitions)
-    _check_input(diagnoses, index_date)
-    keys = [CODE, "code_system"] if "code_system" in diagnoses.columns else [CODE]
-    rows = diagnoses.select(PERSON, *keys, *([DATE] if index_date else []))
-    if index_date is not None:
-        rows = _up_to(rows, chosen, index_date)
-    found = rows.join(code_categories(rows, chosen), keys)
-    if index_date is not None:
-        found = _in_lookback(found, chosen, index_date)
+    found = _found(diagnoses, chosen, index_date, dated=index_date is not None)
     present = found.select(PERSON, "definition", "category").distinct()
+    return _keep_strongest(present, chosen)
+
+
+def first_recorded(
+    diagnoses: ir.Table,
+    *,
+    definitions: DefinitionsArg = None,
+    index_date: dt.date | None = None,
+) -> ir.Table:
+    """Each category each person has, and the day it was first recorded in the window:
+    ``person_id, definition, category, first_date``.
+
+    As ``conditions``, for a dated diagnosis table: with an index date, the first record
+    on or before it (and, for a definition with a lookback, within it).
+    """
+    chosen = resolve(definitions)
+    if DATE not in diagnoses.columns:
+        raise ValueError(
+            f"first recorded dates need a {DATE!r} column; the diagnosis table has "
+            f"{list(diagnoses.columns)}"
+        )
+    found = _found(diagnoses, chosen, index_date, dated=True)
+    present = found.group_by(PERSON, "definition", "category").aggregate(
+        **{FIRST: found[DATE].min()}
+    )
     return _keep_strongest(present, chosen)
 
 
@@ -143,6 +170,22 @@ def scores(
 
 
 # --- the steps ------------------------------------------------------------------
+
+
+def _found(
+    diagnoses: ir.Table, chosen: Sequence[Definition], index_date: dt.date | None, dated: bool
+) -> ir.Table:
+    """Every row's (definition, category) matches inside its window: person_id,
+    definition, category (and the row's date when ``dated``)."""
+    _check_input(diagnoses, index_date)
+    keys = [CODE, "code_system"] if "code_system" in diagnoses.columns else [CODE]
+    rows = diagnoses.select(PERSON, *keys, *([DATE] if dated else []))
+    if index_date is not None:
+        rows = _up_to(rows, chosen, index_date)
+    found = rows.join(code_categories(rows, chosen), keys)
+    if index_date is not None:
+        found = _in_lookback(found, chosen, index_date)
+    return found.select(PERSON, "definition", "category", *([DATE] if dated else []))
 
 
 def _check_input(diagnoses: ir.Table, index_date: dt.date | None) -> None:
@@ -191,14 +234,7 @@ def _keep_strongest(present: ir.Table, chosen: Sequence[Definition]) -> ir.Table
     pairs = [(d.name, strong, weak) for d in chosen for strong, weak in d.ranked_pairs()]
     if not pairs:
         return present
-    ranks = ibis.memtable(
-        {
-            "definition": [p[0] for p in pairs],
-            "category": [p[1] for p in pairs],
-            "weaker": [p[2] for p in pairs],
-        },
-        schema={"definition": "string", "category": "string", "weaker": "string"},
-    )
+    ranks = lookup(pairs, {"definition": "string", "category": "string", "weaker": "string"})
     outranked = present.join(ranks, ["definition", "category"]).select(
         PERSON, "definition", category="weaker"
     )
@@ -219,9 +255,7 @@ def _weights(chosen: Sequence[Definition]) -> ir.Table:
         "weight_set": "string",
         "units": "int64",
     }
-    return ibis.memtable(
-        {name: [r[i] for r in rows] for i, name in enumerate(schema)}, schema=schema
-    )
+    return lookup(rows, schema)
 
 
 def _whole_sum(units: ir.IntegerColumn, where: ir.BooleanValue) -> ir.IntegerScalar:
