@@ -30,6 +30,7 @@ bench: $(VENV)/.stamp-test
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.synth
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.need
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check src tests bench

@@ -32,7 +32,6 @@ ships no learning-disability list.)
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import json
 import os
 import random
@@ -44,31 +43,18 @@ import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from bench.comorbidipy_sidecar import (
+    COMORBIDIPY_VERSION,
+    INSTALL_TIMEOUT_S,
+    SIDECAR_PINS,
+    _has_comorbidipy,
+    _python313,
+)
 
 from openphm import codelists, engine
 from openphm.codes import normalise_icd10, synthetic_nhs_numbers
 from openphm.need import conditions, resolve, scores, window_start
 
-COMORBIDIPY_VERSION = "0.8.0"
-# What pip chose for comorbidipy 0.8.0 on Python 3.13, pinned so the reference cannot drift.
-SIDECAR_PINS = (
-    "comorbidipy==0.8.0",
-    "polars==2.1.0",
-    "polars-runtime-32==2.1.0",
-    "typer==0.29.2",
-    "rich==15.0.0",
-    "pydantic==2.14.3",
-    "pydantic_core==2.50.4",
-    "annotated-types==0.8.0",
-    "annotated-doc==0.0.7",
-    "typing_extensions==4.16.0",
-    "typing-inspection==0.4.5",
-    "markdown-it-py==4.3.0",
-    "mdurl==0.1.2",
-    "Pygments==2.21.0",
-    "shellingham==1.5.4",
-)
-INSTALL_TIMEOUT_S = 300
 INDEX = dt.date(2024, 3, 31)
 QUAN_2011_AIDS, COMORBIDIPY_AIDS = 4, 2
 BAND_BOUNDS = (5.0, 15.0)  # Gilbert 2018: low under 5, intermediate 5 to 15, high over 15
@@ -96,27 +82,6 @@ for job in json.load(open(sys.argv[1])):
 
 
 # --- the sidecar -----------------------------------------------------------------------
-
-
-def _python313() -> str | None:
-    candidates = [os.environ.get("OPENPHM_PYTHON313"), shutil.which("python3.13")]
-    candidates += sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.13*/bin/python3.13")))
-    for candidate in filter(None, candidates):
-        probe = subprocess.run(
-            [candidate, "-c", "import sys; print(sys.version_info >= (3, 13))"],
-            capture_output=True,
-            text=True,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == "True":
-            return candidate
-    return None
-
-
-def _has_comorbidipy(python: Path) -> bool:
-    if not python.exists():
-        return False
-    check = f"import comorbidipy; assert comorbidipy.__version__ == {COMORBIDIPY_VERSION!r}"
-    return subprocess.run([str(python), "-c", check], capture_output=True).returncode == 0
 
 
 @pytest.fixture(scope="session")

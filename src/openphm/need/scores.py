@@ -14,6 +14,10 @@ index date). Each step is a pure Ibis transform:
    strongest counts (metastatic cancer, not also any malignancy).
 4. **weigh and sum**: per weight set, in whole units so sums are exact on every
    engine; a weight set with bands also gets a band column.
+
+``scores`` does steps 3 and 4 after one per-person aggregate: each category is a bit
+(``WORD_BITS`` to an int64 word), each person's distinct categories are summed into
+their words, and the hierarchy and weights are arithmetic on those words, row by row.
 5. **everyone**: each person in the population gets a row; no matching codes scores
    0, and a person younger than a definition's ``min_age`` gets NULL for its scores
    (an unknown age is scored).
@@ -148,24 +152,30 @@ def scores(
     chosen = resolve(definitions)
     if PERSON in {c for d in chosen for c in d.score_columns}:
         raise codelists.CodeListError(f"no weight set may be called {PERSON!r}")
-    present = conditions(diagnoses, definitions=chosen, index_date=index_date)
-    weights = _weights(chosen)
-    weighted = present.join(weights, ["definition", "category"])
-    sets = [(d, ws) for d in chosen for ws in d.weight_sets]
-    sums = weighted.group_by(PERSON).aggregate(
-        **{ws.name: _whole_sum(weighted.units, weighted.weight_set == ws.name) for _, ws in sets}
+    bits = _bits(chosen)
+    found = _found(diagnoses, chosen, index_date, dated=index_date is not None, bits=bits)
+    # Each category a person has, once: its bit summed per word is the bits or-ed.
+    held = found.select(PERSON, "word", "mask").distinct()
+    words = sorted({word for word, _ in bits.values()})
+    masks = held.group_by(PERSON).aggregate(
+        **{_word(w): _whole_sum(held.mask, held.word == w) for w in words}
     )
     population = _population(diagnoses, people)
-    joined = population.left_join(sums, PERSON)
+    joined = population.left_join(masks, PERSON)
     age = joined[AGE] if AGE in population.columns else None
     columns: dict[str, ir.Value] = {PERSON: joined[PERSON]}
-    for d, ws in sets:
-        units = joined[ws.name].fill_null(0)
-        if d.min_age is not None and age is not None:
-            units = ibis.ifelse(age < d.min_age, ibis.null("int64"), units)
-        columns[ws.name] = units if ws.scale == 1 else units.cast("float64") / ws.scale
-        if ws.bands:
-            columns[ws.band_column] = _band(units, ws)
+    for d in chosen:
+        counted = _counted(joined, d, bits)
+        for ws in d.weight_sets:
+            # A flag cast to int64 times the units: an int64 sum on every engine (Ibis
+            # writes bare literals, which DuckDB types INTEGER).
+            terms = [(c, ws.units(w)) for c, w in ws.weights.items()]
+            units = _balanced_sum([counted[c].cast("int64") * u for c, u in terms if u != 0])
+            if d.min_age is not None and age is not None:
+                units = ibis.ifelse(age < d.min_age, ibis.null("int64"), units)
+            columns[ws.name] = units if ws.scale == 1 else units.cast("float64") / ws.scale
+            if ws.bands:
+                columns[ws.band_column] = _band(units, ws)
     return joined.select(**columns)
 
 
@@ -173,19 +183,28 @@ def scores(
 
 
 def _found(
-    diagnoses: ir.Table, chosen: Sequence[Definition], index_date: dt.date | None, dated: bool
+    diagnoses: ir.Table,
+    chosen: Sequence[Definition],
+    index_date: dt.date | None,
+    dated: bool,
+    bits: Bits | None = None,
 ) -> ir.Table:
     """Every row's (definition, category) matches inside its window: person_id,
-    definition, category (and the row's date when ``dated``)."""
+    definition, category (and the row's date when ``dated``); with ``bits``, each
+    category's word and mask in place of definition and category."""
     _check_input(diagnoses, index_date)
     keys = [CODE, "code_system"] if "code_system" in diagnoses.columns else [CODE]
     rows = diagnoses.select(PERSON, *keys, *([DATE] if dated else []))
     if index_date is not None:
         rows = _up_to(rows, chosen, index_date)
-    found = rows.join(code_categories(rows, chosen), keys)
+    categories = code_categories(rows, chosen)
+    if bits is not None:  # tag the few distinct codes, not the many rows
+        categories = categories.join(_bit_table(bits), ["definition", "category"])
+    found = rows.join(categories, keys)
     if index_date is not None:
         found = _in_lookback(found, chosen, index_date)
-    return found.select(PERSON, "definition", "category", *([DATE] if dated else []))
+    named = ["word", "mask"] if bits is not None else ["definition", "category"]
+    return found.select(PERSON, *named, *([DATE] if dated else []))
 
 
 def _check_input(diagnoses: ir.Table, index_date: dt.date | None) -> None:
@@ -241,21 +260,50 @@ def _keep_strongest(present: ir.Table, chosen: Sequence[Definition]) -> ir.Table
     return present.anti_join(outranked, [PERSON, "definition", "category"])
 
 
-def _weights(chosen: Sequence[Definition]) -> ir.Table:
-    """definition, category, weight_set, units: each weight in whole units of its set."""
-    rows = [
-        (d.name, category, ws.name, ws.units(weight))
-        for d in chosen
-        for ws in d.weight_sets
-        for category, weight in ws.weights.items()
-    ]
-    schema = {
-        "definition": "string",
-        "category": "string",
-        "weight_set": "string",
-        "units": "int64",
-    }
+#: Bits per word of a person's category mask: summed as float64, exact below 2**53.
+WORD_BITS = 52
+
+Bits = dict[tuple[str, str], tuple[int, int]]
+
+
+def _bits(chosen: Sequence[Definition]) -> Bits:
+    """(definition, category) -> (word, mask): one bit per category, WORD_BITS a word."""
+    pairs = [(d.name, c) for d in chosen for c in d.categories]
+    return {pair: (i // WORD_BITS, 1 << (i % WORD_BITS)) for i, pair in enumerate(pairs)}
+
+
+def _bit_table(bits: Bits) -> ir.Table:
+    rows = [(d, c, word, mask) for (d, c), (word, mask) in bits.items()]
+    schema = {"definition": "string", "category": "string", "word": "int64", "mask": "int64"}
     return lookup(rows, schema)
+
+
+def _word(word: int) -> str:
+    return f"_held_{word}"
+
+
+def _counted(joined: ir.Table, d: Definition, bits: Bits) -> dict[str, ir.BooleanValue]:
+    """Each category that counts: held, and no stronger category of its chain held."""
+
+    def held(category: str) -> ir.BooleanValue:
+        word, mask = bits[(d.name, category)]
+        return (joined[_word(word)].fill_null(0) & mask) != 0
+
+    counted = {c: held(c) for c in d.categories}
+    for strong, weak in d.ranked_pairs():
+        counted[weak] &= ~held(strong)
+    return counted
+
+
+def _balanced_sum(terms: list[ir.IntegerValue]) -> ir.IntegerValue:
+    """A sum of many terms as a balanced tree, so the SQL nests shallowly."""
+    if not terms:
+        return ibis.literal(False).cast("int64")
+    while len(terms) > 1:
+        terms = [a + b for a, b in zip(terms[::2], terms[1::2], strict=False)] + (
+            [terms[-1]] if len(terms) % 2 else []
+        )
+    return terms[0]
 
 
 def _whole_sum(units: ir.IntegerColumn, where: ir.BooleanValue) -> ir.IntegerScalar:
