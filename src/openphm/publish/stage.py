@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from openphm.disclosure import GatedTable, Rate, gate
+from openphm.need import summary as need_summary
 from openphm.runner import Stage, StageInput, StageOutput
 
 # Tables published when the workspace has them, with their cells and counts.
@@ -24,6 +25,7 @@ OPTIONAL = {
     "link_summary": dict(
         keys=["source", "setting", "link_method"], counts=["encounters"], margins=["link_method"]
     ),
+    need_summary.TABLE: need_summary.GATE,  # need by place and segment (the need stage)
 }
 
 
