@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from openphm.disclosure import GatedTable, Rate, gate
+from openphm.measure import publication
 from openphm.need import summary as need_summary
 from openphm.runner import Stage, StageInput, StageOutput
 
@@ -46,6 +47,8 @@ def build(inp: StageInput) -> StageOutput:
     for name, spec in OPTIONAL.items():
         if name in inp.tables:
             published.append(gate(name, inp.tables[name], policy=policy, **spec))
+    # The indicators: one file each, and their statistics (see measure/publication.py).
+    published.extend(publication.gated(inp.tables, policy))
     return StageOutput(published=published)
 
 
@@ -56,5 +59,5 @@ STAGE = Stage(
     outputs=(),
     build=build,
     publishes=True,
-    optional=("registered_population", *OPTIONAL),
+    optional=("registered_population", *OPTIONAL, *publication.TABLES),
 )

@@ -1,0 +1,113 @@
+"""``python -m bench.measure``: every indicator for a synthetic ICS of 100k and 1M people.
+
+The ICS is generated and taken through ingest and link first (not timed here;
+``bench.synth`` and ``bench.ingest`` time those), with the sources the indicators
+read. Then ``openphm run --stage measure`` runs in its own process on the DuckDB
+workspace, so its wall time and peak memory (``os.wait4``'s maximum resident set) are
+its own: three financial years of emergency admissions, readmissions, ACSC, length of
+stay, A&E and outpatient indicators, by month, year and every breakdown, with their
+intervals, standardised rates, funnels and SPC. ``--publish`` times the publish stage
+too (the disclosure gate and the writer). Aim: 1M people in under 5 minutes on 2
+cores, under 6 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from openphm.ingest.sources import synth_sources
+from openphm.workspace import Workspace
+
+OPENPHM = str(Path(sys.executable).parent / "openphm")
+KEY = "bench-key-not-for-real-data-0123456789abcdef"
+SOURCES = {
+    "gp_patients",
+    "gp_registrations",
+    "hes_apc",
+    "hes_op",
+    "ecds",
+    "opt_outs",
+    "organisations",
+    "lsoas",
+}
+
+
+def _child(args: list[str], env: dict) -> tuple[float, float]:
+    started = time.perf_counter()
+    proc = subprocess.Popen([OPENPHM, *args], stdout=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"openphm {' '.join(args)} failed")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def _workspace(root: Path, synth: Path) -> Workspace:
+    ws = Workspace.init(root)
+    config = ws.root / "openphm.toml"
+    text = config.read_text().replace(
+        "[stages.link]", '[stages.ingest]\nextract_date = "2026-11-22"\n\n[stages.link]'
+    )
+    blocks = re.split(r"\n(?=\[sources\.)", synth_sources(ws.root, synth))
+    kept = [b for b in blocks if b.split("]", 1)[0].removeprefix("[sources.") in SOURCES]
+    config.write_text(text + "\n" + "\n".join(kept))
+    return ws
+
+
+def run(people: int, seed: int, keep: Path | None, publish: bool) -> dict:
+    base = Path(tempfile.mkdtemp(prefix="openphm-bench-measure-"))
+    synth = keep / f"synth-{people}-{seed}" if keep else base / "synth"
+    try:
+        env = {**os.environ, "OPENPHM_PSEUDONYM_KEY": KEY}
+        if not (synth / "manifest.json").exists():
+            _child(
+                ["synth", "--out", str(synth), "--people", str(people), "--seed", str(seed)], env
+            )
+        ws = _workspace(base / "ws", synth)
+        for stage in ("ingest", "link"):
+            _child(["run", "-w", str(ws.root), "--stage", stage], env)
+        result = {"people": people}
+        result["measure"] = _child(["run", "-w", str(ws.root), "--stage", "measure"], env)
+        if publish:
+            result["publish"] = _child(["run", "-w", str(ws.root), "--stage", "publish"], env)
+        return result
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.measure")
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated people")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="keep (and reuse) generated ICSs here")
+    parser.add_argument("--publish", action="store_true", help="time the publish stage too")
+    args = parser.parse_args(argv)
+    results = [run(int(n), args.seed, args.keep, args.publish) for n in args.sizes.split(",")]
+    stages = ["measure", *(["publish"] if args.publish else [])]
+    header = ["people", *[f"{s} {unit}" for s in stages for unit in ("s", "peak MiB")]]
+    print(" ".join(f"{h:>14}" for h in header))
+    for r in results:
+        cells = [f"{r['people']:>14,}"]
+        for s in stages:
+            seconds, mib = r[s]
+            cells += [f"{seconds:>14.1f}", f"{mib:>14.0f}"]
+        print(" ".join(cells))
+    if len(results) > 1:
+        a, b = results[0], results[-1]
+        per = [r["measure"][0] / r["people"] for r in (a, b)]
+        print(
+            f"measure seconds per person, {b['people']:,} vs {a['people']:,}: "
+            f"ratio {per[1] / per[0]:.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,256 @@
+"""Counting units and registered people into every period and breakdown, in the engine.
+
+The result is long: one row per indicator, period (a month or a financial year),
+organisation basis, breakdown and group, with the numerator and denominator as
+integers (``COUNT_COLUMNS``). Units are first summed at the finest grain (month and
+every breakdown column at once), so each breakdown is then a small roll-up.
+
+Denominators of rates per registered population are the people registered on each
+period's census day (``periods``), counted into the same breakdowns; a group with
+people but no events has a numerator of 0, which is a finding, not a gap.
+
+Standardisation needs numerators and populations by age band and sex within each
+group too: ``unit_cells`` and ``population_cells``, for years and the breakdowns a
+population can be standardised in (not provider, not age band).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ibis
+import ibis.expr.types as ir
+
+from openphm.measure import periods as P
+from openphm.measure.attribution import (
+    AGE_BAND,
+    ORG_BREAKDOWNS,
+    PERSON_BREAKDOWNS,
+    SEGMENT,
+    SEX,
+    demographics,
+    org_column,
+    registered_on_days,
+    registered_practice,
+    with_organisations,
+    with_segment,
+)
+from openphm.measure.definitions import CodeList, Indicator
+from openphm.measure.organisations import BASES, PROVIDER
+
+NOT_APPLICABLE = "not_applicable"  # org_basis of a breakdown that is not an organisation
+KEYS = ("indicator", "period_type", "period", "org_basis", "breakdown", "group_code")
+COUNT_COLUMNS = ("numerator", "denominator", "numerator_squares")
+CELL_KEYS = (*KEYS, AGE_BAND, SEX)
+NOT_STANDARDISED = (PROVIDER, AGE_BAND)  # breakdowns a population cannot be standardised in
+
+
+def breakdowns(segment: bool, providers: bool = True) -> list[tuple[str, str, str]]:
+    """(breakdown, org_basis, column) for every breakdown reported."""
+    out = [
+        (name, basis, org_column(name, basis))
+        for name in ORG_BREAKDOWNS
+        if providers or name != PROVIDER
+        for basis in BASES
+    ]
+    people = [*PERSON_BREAKDOWNS, *([SEGMENT] if segment else [])]
+    return out + [(name, NOT_APPLICABLE, name) for name in people]
+
+
+def attribute_units(
+    stacked: ir.Table,
+    *,
+    person: ir.Table,
+    registration: ir.Table,
+    lsoa: ir.Table | None,
+    lookups: dict[str, ir.Table] | None,
+    ethnic_groups: CodeList,
+    segment: ir.Table | None,
+) -> ir.Table:
+    """The stacked units with every breakdown column, each on the unit's own date."""
+    pairs = stacked.select(stacked.person_id, on=stacked.event_date).distinct()
+    pairs = demographics(registered_practice(pairs, registration), person, lsoa, ethnic_groups)
+    pairs = pairs.rename(_person="person_id")
+    described = stacked.join(
+        pairs, (stacked.person_id == pairs._person) & (stacked.event_date == pairs.on)
+    ).drop("_person")
+    described = with_organisations(described, lookups)
+    return with_segment(described, segment)
+
+
+def unit_base(attributed: ir.Table, columns: Sequence[str]) -> ir.Table:
+    """Numerators and denominators summed by indicator, month and every breakdown column."""
+    t = attributed.mutate(month_start=P.month_start(attributed.event_date))
+    return t.group_by(["indicator", "month_start", *columns]).aggregate(
+        **{c: t[c].sum() for c in COUNT_COLUMNS}
+    )
+
+
+def unit_counts(
+    base: ir.Table, calendar: ir.Table, columns: Sequence[tuple[str, str, str]]
+) -> ir.Table:
+    """The long table of numerators and denominators (``KEYS`` + ``COUNT_COLUMNS``)."""
+    dated = base.join(calendar, "month_start")
+    parts = []
+    for period_type in (P.MONTH, P.YEAR):
+        for name, basis, column in columns:
+            part = dated.group_by(
+                indicator=dated.indicator, period=dated[period_type], group_code=dated[column]
+            ).aggregate(**{c: dated[c].sum() for c in COUNT_COLUMNS})
+            parts.append(_label(part, period_type, basis, name))
+    return ibis.union(*parts).select(*KEYS, *COUNT_COLUMNS)
+
+
+def unit_cells(
+    base: ir.Table, calendar: ir.Table, columns: Sequence[tuple[str, str, str]]
+) -> ir.Table:
+    """Yearly numerators by age band and sex in each standardisable group (``CELL_KEYS``)."""
+    dated = base.join(calendar, "month_start")
+    parts = []
+    for name, basis, column in columns:
+        if name in NOT_STANDARDISED:
+            continue
+        part = dated.group_by(
+            indicator=dated.indicator,
+            period=dated[P.YEAR],
+            group_code=dated[column],
+            **{AGE_BAND: dated[AGE_BAND], SEX: dated[SEX]},
+        ).aggregate(numerator=dated.numerator.sum())
+        parts.append(_label(part, P.YEAR, basis, name))
+    return ibis.union(*parts).select(*CELL_KEYS, "numerator")
+
+
+def population_base(
+    *,
+    person: ir.Table,
+    registration: ir.Table,
+    lsoa: ir.Table | None,
+    lookups: dict[str, ir.Table] | None,
+    ethnic_groups: CodeList,
+    segment: ir.Table | None,
+    reported: Sequence[P.Period],
+    columns: Sequence[str],
+) -> ir.Table:
+    """People registered on each period's census day, by every breakdown column."""
+    years = [p for p in reported if p.kind == P.YEAR]  # months share their year's census
+    census = ibis.memtable(
+        {"period": [p.label for p in years], "on": [p.census for p in years]},
+        schema=ibis.schema({"period": "string", "on": "date"}),
+    )
+    people = registered_on_days(person, registration, census)
+    people = demographics(people, person, lsoa, ethnic_groups)
+    people = with_organisations(people, lookups, providers=False)
+    people = with_segment(people, segment)
+    return people.group_by(["period", *columns]).aggregate(population=ibis._.count())
+
+
+def population_counts(
+    base: ir.Table, calendar: ir.Table, columns: Sequence[tuple[str, str, str]]
+) -> ir.Table:
+    """Registered people per period, basis, breakdown and group (no indicator).
+
+    A month's population is its financial year's census (``periods``).
+    """
+    parts = []
+    for name, basis, column in columns:
+        if name == PROVIDER:
+            continue
+        part = base.group_by(period=base.period, group_code=base[column]).aggregate(
+            population=base.population.sum()
+        )
+        parts.append(part.mutate(org_basis=ibis.literal(basis), breakdown=ibis.literal(name)))
+    years = ibis.union(*parts)
+    months = calendar.select(_month=calendar.month, _year=calendar.year)
+    months = years.join(months, years.period == months._year).select(
+        period_type=ibis.literal(P.MONTH),
+        period=months._month,
+        org_basis=years.org_basis,
+        breakdown=years.breakdown,
+        group_code=years.group_code,
+        population=years.population,
+    )
+    return ibis.union(years.mutate(period_type=ibis.literal(P.YEAR)), months)
+
+
+def population_cells(base: ir.Table, columns: Sequence[tuple[str, str, str]]) -> ir.Table:
+    """Yearly registered people by age band and sex in each standardisable group."""
+    parts = []
+    for name, basis, column in columns:
+        if name in NOT_STANDARDISED:
+            continue
+        part = base.group_by(
+            period=base.period,
+            group_code=base[column],
+            **{AGE_BAND: base[AGE_BAND], SEX: base[SEX]},
+        ).aggregate(population=base.population.sum())
+        parts.append(_label(part, P.YEAR, basis, name))
+    return ibis.union(*parts)
+
+
+def with_population(
+    counts: ir.Table, population: ir.Table, indicators: Sequence[Indicator]
+) -> ir.Table:
+    """Counts with registered people as the denominator of every per-population indicator.
+
+    Groups with people and no events get a numerator of 0; groups with events and no
+    people (an unregistered patient's admission, a provider) keep a denominator of 0.
+    """
+    parts = [counts]
+    for ind in indicators:
+        if not ind.per_population:
+            continue
+        parts.append(
+            population.select(
+                indicator=ibis.literal(ind.id),
+                period_type=population.period_type,
+                period=population.period,
+                org_basis=population.org_basis,
+                breakdown=population.breakdown,
+                group_code=population.group_code,
+                numerator=ibis.literal(0, type="int64"),
+                denominator=population.population.cast("int64"),
+                numerator_squares=ibis.literal(0, type="int64"),
+            )
+        )
+    stacked = ibis.union(*parts)
+    return stacked.group_by(list(KEYS)).aggregate(
+        **{c: stacked[c].sum().cast("int64") for c in COUNT_COLUMNS}
+    )
+
+
+def with_population_cells(
+    cells: ir.Table, population: ir.Table, indicators: Sequence[Indicator]
+) -> ir.Table:
+    """Standardisation cells: numerator and population by age band and sex (``CELL_KEYS``)."""
+    parts = [cells.mutate(population=ibis.literal(0, type="int64"))]
+    for ind in indicators:
+        if not ind.standardise:
+            continue
+        parts.append(
+            population.select(
+                indicator=ibis.literal(ind.id),
+                period_type=population.period_type,
+                period=population.period,
+                org_basis=population.org_basis,
+                breakdown=population.breakdown,
+                group_code=population.group_code,
+                **{AGE_BAND: population[AGE_BAND], SEX: population[SEX]},
+                numerator=ibis.literal(0, type="int64"),
+                population=population.population.cast("int64"),
+            )
+        )
+    stacked = ibis.union(*parts)
+    wanted = [i.id for i in indicators if i.standardise]
+    stacked = stacked.filter(stacked.indicator.isin(wanted)) if wanted else stacked.limit(0)
+    return stacked.group_by(list(CELL_KEYS)).aggregate(
+        numerator=stacked.numerator.sum().cast("int64"),
+        population=stacked.population.sum().cast("int64"),
+    )
+
+
+def _label(t: ir.Table, period_type: str, basis: str, name: str) -> ir.Table:
+    return t.mutate(
+        period_type=ibis.literal(period_type),
+        org_basis=ibis.literal(basis),
+        breakdown=ibis.literal(name),
+    )

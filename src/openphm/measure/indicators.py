@@ -1,0 +1,262 @@
+"""Every indicator, from the canonical tables to the measure stage's output tables.
+
+The heavy work is Ibis, in the engine: unit sets (``units``), their breakdown columns
+(``attribution``), and counts by period and breakdown (``aggregate``). Only the counts
+come back to Python, a few thousand rows per indicator, where ``statistics`` adds the
+intervals, standardised rates, funnels and SPC with ``openphm.stats``.
+
+Output tables (``OUTPUTS``), each long, keyed by indicator, period_type ("year" or
+"month"), period ("2024/25", "2024-04"), org_basis ("current", "at_time", or
+"not_applicable" for breakdowns that are not organisations), breakdown (practice, pcn,
+place, ics, provider, imd_quintile, age_band, sex, ethnic_group, and segment once issue
+5 provides it) and group_code:
+
+- ``indicator_values``: numerator, denominator, value and 95%/99.8% limits;
+- ``indicator_dsr``: directly age-sex standardised rates (years);
+- ``indicator_funnel``: funnel plot points, limits and flags (years);
+- ``indicator_spc``: XmR charts of the monthly series;
+- ``indicator_definitions``: each indicator's title, kind, multiplier and source.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+from ibis.backends import BaseBackend
+
+from openphm import engine
+from openphm.measure import aggregate, attribution, statistics, units
+from openphm.measure import definitions as D
+from openphm.measure import periods as P
+from openphm.measure.attribution import AGE_BAND, SEX
+from openphm.model import table_spec
+
+VALUES = "indicator_values"
+DSR = "indicator_dsr"
+FUNNEL = "indicator_funnel"
+SPC = "indicator_spc"
+DEFINITIONS = "indicator_definitions"
+OUTPUTS = (VALUES, DSR, FUNNEL, SPC, DEFINITIONS)
+ACTIVITY_TABLES = ("encounter", "diagnosis", "episode", "procedure")
+ETHNIC_GROUPS = "ethnic_groups"
+
+_KEY_TYPES = {k: "string" for k in aggregate.KEYS}
+_FLOAT_COLUMNS = ("value", *statistics.LIMITS)
+SCHEMAS = {
+    VALUES: {
+        **_KEY_TYPES,
+        "numerator": "int64",
+        "denominator": "int64",
+        "numerator_squares": "int64",
+        **dict.fromkeys(_FLOAT_COLUMNS, "float64"),
+        "method": "string",
+    },
+    DSR: {
+        **_KEY_TYPES,
+        "total_count": "int64",
+        "total_pop": "int64",
+        "events_not_standardised": "int64",
+        **dict.fromkeys(_FLOAT_COLUMNS, "float64"),
+        "method": "string",
+        "suppression_reason": "string",
+    },
+    FUNNEL: {
+        **_KEY_TYPES,
+        "comparison": "string",
+        "observed": "int64",
+        "expected": "float64",
+        "value": "float64",
+        "z": "float64",
+        **dict.fromkeys(statistics.FUNNEL_LIMITS, "float64"),
+        **dict.fromkeys(statistics.FUNNEL_FLAGS, "int64"),
+        "target": "float64",
+        "adjustment": "string",
+        "phi": "float64",
+        "tau2": "float64",
+    },
+    SPC: {
+        **_KEY_TYPES,
+        "numerator": "int64",
+        "denominator": "int64",
+        "value": "float64",
+        "mean": "float64",
+        "lower_limit": "float64",
+        "upper_limit": "float64",
+        "rule": "string",
+        "point_type": "string",
+    },
+    DEFINITIONS: {
+        "indicator": "string",
+        "title": "string",
+        "kind": "string",
+        "per": "float64",
+        "units": "string",
+        "numerator_where": "string",
+        "value_summed": "string",
+        "denominator": "string",
+        "standardised": "boolean",
+        "improvement": "string",
+        "source": "string",
+    },
+}
+
+
+class Scratch:
+    """Intermediate tables kept by the engine while the indicators are computed.
+
+    Several roll-ups read the same units and people; keeping them once (a temporary
+    table on DuckDB, a cached view on Spark, through ``engine.scratch_table``) saves
+    computing them again for every breakdown. ``drop`` releases them.
+    """
+
+    def __init__(self, con: BaseBackend):
+        self.con = con
+        self.names: list[str] = []
+
+    def __call__(self, table: ir.Table) -> ir.Table:
+        name = f"_measure_{len(self.names)}_{uuid.uuid4().hex[:8]}"
+        self.names.append(name)
+        return engine.scratch_table(self.con, name, table)
+
+    def drop(self) -> None:
+        for name in self.names:
+            engine.drop_scratch(self.con, name)
+        self.names.clear()
+
+
+def counts(
+    tables: Mapping[str, ir.Table],
+    index_date: date,
+    definitions: D.Definitions,
+    keep: Scratch,
+) -> tuple[ir.Table, ir.Table]:
+    """The long count table and the standardisation cells, as Ibis expressions.
+
+    ``keep`` holds the intermediate tables every breakdown reads; drop it once the two
+    tables have been executed.
+    """
+    units.validate(definitions)
+    reported = P.measurement_periods(index_date, definitions.years)
+    first_day, last_day = P.window(reported)
+    activity = units.Activity(*(_table(tables, name) for name in ACTIVITY_TABLES))
+    builders = units.unit_sets(activity, definitions, index_date)
+    # Materialised once: attribution reads the units twice (their days, then the units).
+    stacked = keep(units.stack(definitions, builders, activity, first_day, last_day))
+    segment = tables.get("segment")
+    organisation = tables.get("organisation")
+    lookups = None
+    if organisation is not None:
+        lookups = attribution.organisation_lookups(organisation, first_day, last_day, index_date)
+        lookups = {name: keep(table) for name, table in lookups.items()}
+    context = dict(
+        person=tables["person"],
+        registration=tables["registration"],
+        lsoa=tables.get("lsoa"),
+        lookups=lookups,
+        ethnic_groups=definitions.codelists[ETHNIC_GROUPS],
+        segment=segment,
+    )
+    columns = aggregate.breakdowns(segment is not None)
+    attributed = aggregate.attribute_units(stacked, **context)
+    unit_columns = sorted({c for _, _, c in columns} | {AGE_BAND, SEX})
+    # Materialised once: every breakdown's roll-up reads these small tables.
+    base = keep(aggregate.unit_base(attributed, unit_columns))
+    calendar = P.calendar(reported)
+    people_columns = aggregate.breakdowns(segment is not None, providers=False)
+    population = keep(
+        aggregate.population_base(
+            **context,
+            reported=reported,
+            columns=sorted({c for _, _, c in people_columns} | {AGE_BAND, SEX}),
+        )
+    )
+    count_table = aggregate.with_population(
+        aggregate.unit_counts(base, calendar, columns),
+        aggregate.population_counts(population, calendar, people_columns),
+        definitions.indicators,
+    )
+    cells = aggregate.with_population_cells(
+        aggregate.unit_cells(base, calendar, columns),
+        aggregate.population_cells(population, people_columns),
+        definitions.indicators,
+    )
+    return count_table, cells
+
+
+def compute(
+    tables: Mapping[str, ir.Table],
+    index_date: date,
+    con: BaseBackend,
+    definitions: D.Definitions | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Every output table as a DataFrame (empty, with its columns, without activity data)."""
+    definitions = definitions or D.load()
+    frames = {name: pd.DataFrame(columns=list(SCHEMAS[name])) for name in OUTPUTS}
+    if "encounter" not in tables:  # nothing to measure: every table empty
+        return frames
+    frames[DEFINITIONS] = _definitions(definitions)
+    keep = Scratch(con)
+    try:
+        count_table, cells = counts(tables, index_date, definitions, keep)
+        count_frame = count_table.execute()
+        cell_frame = cells.execute()
+    finally:
+        keep.drop()
+    frames[VALUES] = statistics.values(count_frame, definitions)
+    frames[DSR] = statistics.standardised(cell_frame, definitions)
+    frames[FUNNEL] = statistics.funnels(count_frame, cell_frame, definitions)
+    frames[SPC] = statistics.spc(frames[VALUES], definitions)
+    return frames
+
+
+def as_table(name: str, frame: pd.DataFrame) -> ir.Table:
+    """A DataFrame as an Ibis table of output ``name``; missing numbers are NULL, not NaN."""
+    schema = ibis.schema(SCHEMAS[name])
+    frame = frame.reindex(columns=list(schema.names)).copy()
+    for column, dtype in schema.items():
+        if dtype.is_floating():
+            frame[column] = frame[column].astype(float).replace([np.inf, -np.inf], np.nan)
+            frame[column] = frame[column].astype("Float64")
+        elif dtype.is_integer():
+            frame[column] = frame[column].astype("Int64")
+        elif dtype.is_boolean():
+            frame[column] = frame[column].astype("boolean")
+        else:
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return ibis.memtable(frame, schema=schema)
+
+
+def _definitions(definitions: D.Definitions) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "indicator": ind.id,
+                "title": ind.title,
+                "kind": ind.kind,
+                "per": ind.per,
+                "units": ind.units,
+                "numerator_where": ind.where,
+                "value_summed": ind.value,
+                "denominator": ind.denominator,
+                "standardised": ind.standardise,
+                "improvement": ind.improvement,
+                "source": " ".join(ind.source.split()),
+            }
+            for ind in definitions.indicators
+        ],
+        columns=list(SCHEMAS[DEFINITIONS]),
+    )
+
+
+def _table(tables: Mapping[str, ir.Table], name: str) -> ir.Table:
+    """A canonical table, or an empty one of its schema when the workspace lacks it."""
+    if name in tables:
+        return tables[name]
+    schema = table_spec(name).schema()
+    return ibis.memtable(pd.DataFrame(columns=list(schema.names)), schema=schema)
