@@ -31,6 +31,7 @@ bench: $(VENV)/.stamp-test
 	$(BIN)/python -m bench.synth
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.need
+	$(BIN)/python -m bench.measure
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check src tests bench
