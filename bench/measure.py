@@ -17,17 +17,13 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+from bench.ingest import KEY, _child
 from openphm.ingest.sources import synth_sources
 from openphm.workspace import Workspace
 
-OPENPHM = str(Path(sys.executable).parent / "openphm")
-KEY = "bench-key-not-for-real-data-0123456789abcdef"
 SOURCES = {
     "gp_patients",
     "gp_registrations",
@@ -38,15 +34,6 @@ SOURCES = {
     "organisations",
     "lsoas",
 }
-
-
-def _child(args: list[str], env: dict) -> tuple[float, float]:
-    started = time.perf_counter()
-    proc = subprocess.Popen([OPENPHM, *args], stdout=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"openphm {' '.join(args)} failed")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
 
 
 def _workspace(root: Path, synth: Path) -> Workspace:
