@@ -187,6 +187,15 @@ def population_cells(base: ir.Table, columns: Sequence[tuple[str, str, str]]) ->
     return ibis.union(*parts)
 
 
+_GROUP = ("indicator", "period_type", "period", "org_basis", "breakdown", "group_code")
+
+
+def _per_indicator(population: ir.Table, ids: list[str]) -> ir.Table:
+    """The population rows once for each indicator id: one scan, joined to the ids."""
+    wanted = ibis.memtable({"indicator": ids}, schema={"indicator": "string"})
+    return population.cross_join(wanted)
+
+
 def with_population(
     counts: ir.Table, population: ir.Table, indicators: Sequence[Indicator]
 ) -> ir.Table:
@@ -196,19 +205,14 @@ def with_population(
     people (an unregistered patient's admission, a provider) keep a denominator of 0.
     """
     parts = [counts]
-    for ind in indicators:
-        if not ind.per_population:
-            continue
+    ids = [ind.id for ind in indicators if ind.per_population]
+    if ids:
+        people = _per_indicator(population, ids)
         parts.append(
-            population.select(
-                indicator=ibis.literal(ind.id),
-                period_type=population.period_type,
-                period=population.period,
-                org_basis=population.org_basis,
-                breakdown=population.breakdown,
-                group_code=population.group_code,
+            people.select(
+                *_GROUP,
                 numerator=ibis.literal(0, type="int64"),
-                denominator=population.population.cast("int64"),
+                denominator=people.population.cast("int64"),
                 numerator_squares=ibis.literal(0, type="int64"),
             )
         )
@@ -223,25 +227,20 @@ def with_population_cells(
 ) -> ir.Table:
     """Standardisation cells: numerator and population by age band and sex (``CELL_KEYS``)."""
     parts = [cells.mutate(population=ibis.literal(0, type="int64"))]
-    for ind in indicators:
-        if not ind.standardise:
-            continue
+    ids = [ind.id for ind in indicators if ind.standardise]
+    if ids:
+        people = _per_indicator(population, ids)
         parts.append(
-            population.select(
-                indicator=ibis.literal(ind.id),
-                period_type=population.period_type,
-                period=population.period,
-                org_basis=population.org_basis,
-                breakdown=population.breakdown,
-                group_code=population.group_code,
-                **{AGE_BAND: population[AGE_BAND], SEX: population[SEX]},
+            people.select(
+                *_GROUP,
+                AGE_BAND,
+                SEX,
                 numerator=ibis.literal(0, type="int64"),
-                population=population.population.cast("int64"),
+                population=people.population.cast("int64"),
             )
         )
     stacked = ibis.union(*parts)
-    wanted = [i.id for i in indicators if i.standardise]
-    stacked = stacked.filter(stacked.indicator.isin(wanted)) if wanted else stacked.limit(0)
+    stacked = stacked.filter(stacked.indicator.isin(ids)) if ids else stacked.limit(0)
     return stacked.group_by(list(CELL_KEYS)).aggregate(
         numerator=stacked.numerator.sum().cast("int64"),
         population=stacked.population.sum().cast("int64"),
