@@ -209,10 +209,20 @@ class NeedOptions(_Strict):
         return groups
 
 
+class CostOptions(_Strict):
+    """[stages.cost]: patient-level costing (the cost stage's own options)."""
+
+
+class RiskOptions(_Strict):
+    """[stages.risk]: risk stratification, equity audit and fair shares."""
+
+
 class StageOptions(_Strict):
     ingest: IngestOptions = IngestOptions()
     link: LinkOptions = LinkOptions()
     need: NeedOptions = NeedOptions()
+    cost: CostOptions = CostOptions()
+    risk: RiskOptions = RiskOptions()
     measure: MeasureOptions = MeasureOptions()
 
 
