@@ -1,0 +1,1 @@
+"""Patient-level costing (PLICS)."""
