@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
@@ -149,6 +150,22 @@ def scratch_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
     return con.create_table(name, obj, temp=True, overwrite=True)
 
 
+def snapshot_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
+    """``scratch_table`` for a result made by a large query and read several times.
+
+    A cached Spark view still holds its query: each reader re-parses and re-analyses it
+    before the cache is found, which for a wide table built from many lists takes
+    seconds per read. On Spark the rows are computed once into a local checkpoint
+    (memory, spilling to disk) whose plan is only the rows; DuckDB's temporary table
+    is that already. Dropped with ``drop_scratch``.
+    """
+    if engine_name(con) != "spark":
+        return scratch_table(con, name, obj)
+    con.create_view(name, obj, overwrite=True)
+    con._session.table(name).localCheckpoint(eager=True).createOrReplaceTempView(name)
+    return con.table(name)
+
+
 def write_parquet(con: BaseBackend, table: ir.Table, path: Path) -> None:
     """Stream a table to Parquet without holding it in Python: a file (DuckDB) or a
     folder of part files (Spark). The write is atomic: a partial result never shows."""
@@ -240,6 +257,18 @@ def row_number(
     """
     keys = list(order_by) + sort_keys(*tie_break)
     return ibis.row_number().over(group_by=list(group_by), order_by=keys) + 1
+
+
+@ibis.udf.agg.builtin(name="bit_or")
+def _bit_or(value: dt.int64) -> dt.int64:  # type: ignore[empty-body]
+    """SQL's BIT_OR aggregate, which DuckDB and Spark (3.0 on) both have."""
+
+
+def bit_or(value: ir.IntegerValue, where: ir.BooleanValue | None = None) -> ir.IntegerScalar:
+    """The bitwise OR of an int64 column's values (NULL if none): exact, and idempotent,
+    so a flag set by many rows is set once. Ibis 12 compiles its own ``bit_or`` on DuckDB
+    but not on PySpark, so both engines get the builtin by name."""
+    return _bit_or(value.cast("int64"), where=where)
 
 
 def epoch_days(date: ir.DateValue) -> ir.IntegerValue:

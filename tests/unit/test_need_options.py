@@ -161,13 +161,4 @@ def test_a_workspace_with_no_dated_records_asks_for_an_index_date(tables):
         built(empty)
 
 
-@pytest.mark.spark
-def test_the_stage_builds_the_same_table_on_spark(duckdb_con, spark_con):
-    def frame(con):
-        out = need.build(StageInput(loaded(con), config()))
-        table = out.tables["person_need"].to_pandas().sort_values("person_id")
-        return table.reset_index(drop=True).astype(object).where(table.notna(), None)
-
-    on_duckdb, on_spark = frame(duckdb_con), frame(spark_con)
-    assert list(on_spark.columns) == list(on_duckdb.columns)
-    assert on_spark.values.tolist() == on_duckdb.values.tolist()
+# DuckDB and Spark parity of the whole stage: tests/e2e/test_need_spark.py.

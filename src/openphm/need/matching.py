@@ -78,40 +78,53 @@ def code_categories(codes: ir.Table, definitions: Sequence[Definition]) -> ir.Ta
     ``codes`` has a ``code`` column (and optionally ``code_system``, which must then
     agree with the list's); its distinct values are matched. The result has one row per
     (code[, code_system], definition, category), codes exactly as recorded.
+
+    Every code system in one join, so the distinct codes are read once (Spark plans a
+    table once per use: a union of one part per system would read them once per system).
     """
     has_system = "code_system" in codes.columns
     keys = ["code", "code_system"] if has_system else ["code"]
     distinct = codes.select(*keys).filter(codes.code.notnull()).distinct()
+    systems = sorted({s for d in definitions for s in d.code_systems})
+    cleaned = distinct.mutate(**{_clean(s): CLEANERS[s](distinct.code) for s in systems})
+    # Each code beside each (system, match, length) the lists use: a handful of rows.
+    cuts = _cuts(definitions)
+    if has_system:
+        pairs = cleaned.join(cuts, cleaned.code_system == cuts.system)
+    else:
+        pairs = cleaned.cross_join(cuts)
+    clean = pairs[_clean(systems[-1])]
+    for system in systems[:-1]:
+        clean = ibis.ifelse(pairs.system == system, pairs[_clean(system)], clean)
+    # The cut as a column, so the join below is an equi-join on it (as an expression
+    # in the condition, DuckDB crosses every code with every listed code instead).
+    pairs = pairs.mutate(
+        key=ibis.ifelse(pairs.how == "exact", clean, clean.substr(0, pairs.length))
+    )
     listed = rules(definitions)
-    parts = []
-    for system in sorted({s for d in definitions for s in d.code_systems}):
-        mine = distinct.filter(distinct.code_system == system) if has_system else distinct
-        mine = mine.mutate(clean=CLEANERS[system](mine.code))
-        # Each code beside each (match, length) the lists use: a handful of rows.
-        pairs = mine.cross_join(_cuts(definitions, system))
-        key = ibis.ifelse(pairs.how == "exact", pairs.clean, pairs.clean.substr(0, pairs.length))
-        wanted = listed.filter(listed.code_system == system)
-        joined = pairs.join(
-            wanted,
-            [key == wanted.code, pairs.how == wanted.match, pairs.length == wanted.length],
-        )
-        parts.append(
-            joined.select(
-                **{k: pairs[k] for k in keys},
-                definition=wanted.definition,
-                category=wanted.category,
-            )
-        )
-    return ibis.union(*parts).distinct() if len(parts) > 1 else parts[0].distinct()
+    joined = pairs.join(
+        listed,
+        [
+            pairs.key == listed.code,
+            pairs.system == listed.code_system,
+            pairs.how == listed.match,
+            pairs.length == listed.length,
+        ],
+    )
+    return joined.select(
+        **{k: pairs[k] for k in keys}, definition=listed.definition, category=listed.category
+    ).distinct()
 
 
-def _cuts(definitions: Sequence[Definition], system: str) -> ir.Table:
-    """The (match, length) pairs a system's lists use: a cleaned code is cut to each length.
+def _clean(system: str) -> str:
+    return f"_clean_{system}"
+
+
+def _cuts(definitions: Sequence[Definition]) -> ir.Table:
+    """The (system, match, length) triples the lists use: a cleaned code is cut to each.
 
     Nothing filters on the cleaned code: a filter on it would be pushed below the
     DISTINCT and clean every row of the table rather than every distinct code.
     """
-    shapes = {
-        (r.match, len(r.code)) for d in definitions for r in d.codes if r.code_system == system
-    }
-    return lookup(sorted(shapes), {"how": "string", "length": "int64"})
+    shapes = {(r.code_system, r.match, len(r.code)) for d in definitions for r in d.codes}
+    return lookup(sorted(shapes), {"system": "string", "how": "string", "length": "int64"})

@@ -15,9 +15,14 @@ index date). Each step is a pure Ibis transform:
 4. **weigh and sum**: per weight set, in whole units so sums are exact on every
    engine; a weight set with bands also gets a band column.
 
-``scores`` does steps 3 and 4 after one per-person aggregate: each category is a bit
-(``WORD_BITS`` to an int64 word), each person's distinct categories are summed into
-their words, and the hierarchy and weights are arithmetic on those words, row by row.
+``scores`` does steps 1 to 4 as one pass: each category is a bit (``WORD_BITS`` to an
+int64 word); each distinct code gets the words of its categories; the rows take them by
+one join on the code and one GROUP BY person ORs them (``engine.bit_or``), each word
+only over the rows inside its definition's window; then the hierarchy clears outranked
+bits and each weight set is a few table lookups per person, a byte of a word at a time.
+No per-row-per-category table is ever made. ``conditions`` and ``first_recorded``
+(which need each category's first date) keep one row per person and category.
+
 5. **everyone**: each person in the population gets a row; no matching codes scores
    0, and a person younger than a definition's ``min_age`` gets NULL for its scores
    (an unknown age is scored).
@@ -26,13 +31,15 @@ their words, and the hierarchy and weights are arithmetic on those words, row by
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR
 
 import ibis
 import ibis.expr.types as ir
 
-from openphm import codelists
+from openphm import codelists, engine
 from openphm.codelists import Definition, WeightSet
 from openphm.codelists.loader import check_distinct_columns
 from openphm.need.lookup import lookup
@@ -153,30 +160,50 @@ def scores(
     if PERSON in {c for d in chosen for c in d.score_columns}:
         raise codelists.CodeListError(f"no weight set may be called {PERSON!r}")
     bits = _bits(chosen)
-    found = _found(diagnoses, chosen, index_date, dated=index_date is not None, bits=bits)
-    # Each category a person has, once: its bit summed per word is the bits or-ed.
-    held = found.select(PERSON, "word", "mask").distinct()
-    words = sorted({word for word, _ in bits.values()})
-    masks = held.group_by(PERSON).aggregate(
-        **{_word(w): _whole_sum(held.mask, held.word == w) for w in words}
-    )
-    population = _population(diagnoses, people)
-    joined = population.left_join(masks, PERSON)
-    age = joined[AGE] if AGE in population.columns else None
-    columns: dict[str, ir.Value] = {PERSON: joined[PERSON]}
+    return _weigh(_held(diagnoses, chosen, bits, index_date, people), chosen, bits)
+
+
+def _weigh(held: ir.Table, chosen: Sequence[Definition], bits: Bits) -> ir.Table:
+    """The scores and bands from each person's words of held categories.
+
+    In three selects, each naming what the next reads (the words that count, then each
+    weight set's sum), so no expression is written out again where it is used again:
+    a band reads its score's column.
+    """
+    kept = [PERSON, *([AGE] if AGE in held.columns else [])]
+    counted = {
+        _counted_word(d, w): word for d in chosen for w, word in _counted(held, d, bits).items()
+    }
+    t = held.select(*kept, **counted)
+    units: dict[str, ir.IntegerValue] = {}
     for d in chosen:
-        counted = _counted(joined, d, bits)
+        words = {w: t[_counted_word(d, w)] for w in {w for w, _ in _words_of(d, bits)}}
         for ws in d.weight_sets:
-            # A flag cast to int64 times the units: an int64 sum on every engine (Ibis
-            # writes bare literals, which DuckDB types INTEGER).
-            terms = [(c, ws.units(w)) for c, w in ws.weights.items()]
-            units = _balanced_sum([counted[c].cast("int64") * u for c, u in terms if u != 0])
-            if d.min_age is not None and age is not None:
-                units = ibis.ifelse(age < d.min_age, ibis.null("int64"), units)
-            columns[ws.name] = units if ws.scale == 1 else units.cast("float64") / ws.scale
+            total = _weights(words, d, ws, bits)
+            if d.min_age is not None and AGE in t.columns:
+                total = ibis.ifelse(t[AGE] < d.min_age, ibis.null("int64"), total)
+            units[_units(ws)] = total
+    t = t.select(PERSON, **units)
+    columns: dict[str, ir.Value] = {PERSON: t[PERSON]}
+    for d in chosen:
+        for ws in d.weight_sets:
+            total = t[_units(ws)]
+            columns[ws.name] = total if ws.scale == 1 else total.cast("float64") / ws.scale
             if ws.bands:
-                columns[ws.band_column] = _band(units, ws)
-    return joined.select(**columns)
+                columns[ws.band_column] = _band(total, ws)
+    return t.select(**columns)
+
+
+def _counted_word(d: Definition, word: int) -> str:
+    return f"_counted_{d.name}_{word}"
+
+
+def _units(ws: WeightSet) -> str:
+    return f"_units_{ws.name}"
+
+
+def _words_of(d: Definition, bits: Bits) -> list[tuple[int, int]]:
+    return [bits[(d.name, c)] for c in d.categories]
 
 
 # --- the steps ------------------------------------------------------------------
@@ -187,24 +214,23 @@ def _found(
     chosen: Sequence[Definition],
     index_date: dt.date | None,
     dated: bool,
-    bits: Bits | None = None,
 ) -> ir.Table:
     """Every row's (definition, category) matches inside its window: person_id,
-    definition, category (and the row's date when ``dated``); with ``bits``, each
-    category's word and mask in place of definition and category."""
+    definition, category (and the row's date when ``dated``)."""
     _check_input(diagnoses, index_date)
-    keys = [CODE, "code_system"] if "code_system" in diagnoses.columns else [CODE]
+    keys = _keys(diagnoses)
     rows = diagnoses.select(PERSON, *keys, *([DATE] if dated else []))
     if index_date is not None:
         rows = _up_to(rows, chosen, index_date)
-    categories = code_categories(rows, chosen)
-    if bits is not None:  # tag the few distinct codes, not the many rows
-        categories = categories.join(_bit_table(bits), ["definition", "category"])
-    found = rows.join(categories, keys)
+    found = rows.join(code_categories(rows, chosen), keys)
     if index_date is not None:
         found = _in_lookback(found, chosen, index_date)
-    named = ["word", "mask"] if bits is not None else ["definition", "category"]
-    return found.select(PERSON, *named, *([DATE] if dated else []))
+    return found.select(PERSON, "definition", "category", *([DATE] if dated else []))
+
+
+def _keys(diagnoses: ir.Table) -> list[str]:
+    """The columns a recorded code is matched on: the code, and its system if given."""
+    return [CODE, "code_system"] if "code_system" in diagnoses.columns else [CODE]
 
 
 def _check_input(diagnoses: ir.Table, index_date: dt.date | None) -> None:
@@ -260,8 +286,8 @@ def _keep_strongest(present: ir.Table, chosen: Sequence[Definition]) -> ir.Table
     return present.anti_join(outranked, [PERSON, "definition", "category"])
 
 
-#: Bits per word of a person's category mask: summed as float64, exact below 2**53.
-WORD_BITS = 52
+#: Bits per word of a person's category mask (int64 words, sign bit unused).
+WORD_BITS = 63
 
 Bits = dict[tuple[str, str], tuple[int, int]]
 
@@ -272,27 +298,172 @@ def _bits(chosen: Sequence[Definition]) -> Bits:
     return {pair: (i // WORD_BITS, 1 << (i % WORD_BITS)) for i, pair in enumerate(pairs)}
 
 
-def _bit_table(bits: Bits) -> ir.Table:
-    rows = [(d, c, word, mask) for (d, c), (word, mask) in bits.items()]
-    schema = {"definition": "string", "category": "string", "word": "int64", "mask": "int64"}
-    return lookup(rows, schema)
-
-
 def _word(word: int) -> str:
     return f"_held_{word}"
 
 
-def _counted(joined: ir.Table, d: Definition, bits: Bits) -> dict[str, ir.BooleanValue]:
-    """Each category that counts: held, and no stronger category of its chain held."""
+def _windows(chosen: Sequence[Definition], index_date: dt.date | None) -> dict[str, int]:
+    """Definition -> the number of its window: definitions sharing a window share a number."""
+    if index_date is None:
+        return {d.name: 0 for d in chosen}
+    starts = {
+        d.name: None if d.lookback_months is None else window_start(index_date, d.lookback_months)
+        for d in chosen
+    }
+    numbers = {start: i for i, start in enumerate(dict.fromkeys(starts.values()))}
+    return {name: numbers[start] for name, start in starts.items()}
 
-    def held(category: str) -> ir.BooleanValue:
+
+def _held(
+    diagnoses: ir.Table,
+    chosen: Sequence[Definition],
+    bits: Bits,
+    index_date: dt.date | None,
+    people: ir.Table | None,
+) -> ir.Table:
+    """One row per person: person_id, [age,] and each word of the categories they hold.
+
+    The many rows meet the few codes once: each distinct code gets its words per window
+    (``_code_words``), the rows take them by an equi-join on the code, and one GROUP BY
+    person ORs each word over the rows inside its window. With no ``people``, the
+    diagnoses are the population, so every row is kept (a row outside every window ORs
+    in nothing) and the same aggregate takes the age.
+    """
+    _check_input(diagnoses, index_date)
+    keys = _keys(diagnoses)
+    windows = _windows(chosen, index_date)
+    code_words = _code_words(diagnoses.select(*keys), chosen, bits, windows)
+    own = people is None
+    with_age = own and AGE in diagnoses.columns
+    rows = diagnoses.select(
+        PERSON, *keys, *([DATE] if index_date is not None else []), *([AGE] if with_age else [])
+    )
+    if not own and index_date is not None:
+        rows = _up_to(rows, chosen, index_date)
+    rows = rows.left_join(code_words, keys) if own else rows.join(code_words, keys)
+    inside = _inside(rows, chosen, windows, index_date)
+    words: dict[str, ir.Value] = {}
+    for word in sorted({w for w, _ in bits.values()}):
+        parts = [
+            ibis.ifelse(inside[g], rows[_mask(word, g)], 0) if g in inside else rows[_mask(word, g)]
+            for g in sorted(set(windows.values()))
+            if _mask(word, g) in rows.columns
+        ]
+        words[_word(word)] = engine.bit_or(_balanced_sum(parts))
+    if with_age:
+        words[AGE] = rows[AGE].max()
+    held = rows.group_by(PERSON).aggregate(**words)
+    if not own:
+        held = _population(people).left_join(held, PERSON)
+    # No matching row leaves a word NULL: no bits.
+    return held.select(
+        PERSON,
+        *([AGE] if AGE in held.columns else []),
+        **{name: held[name].fill_null(0) for name in words if name != AGE},
+    )
+
+
+def _mask(word: int, window: int) -> str:
+    return f"_mask_{word}_{window}"
+
+
+def _code_words(
+    codes: ir.Table, chosen: Sequence[Definition], bits: Bits, windows: dict[str, int]
+) -> ir.Table:
+    """Each distinct code that any list holds, with its categories' bits: one column per
+    (word, window) that has any, ``_mask_<word>_<window>``."""
+    keys = list(codes.columns)
+    rows = [(d, c, word, mask, windows[d]) for (d, c), (word, mask) in bits.items()]
+    tagged = code_categories(codes, chosen).join(
+        lookup(rows, _BIT_TABLE), ["definition", "category"]
+    )
+    pairs = sorted({(word, windows[d]) for (d, _), (word, _) in bits.items()})
+    return tagged.group_by(keys).aggregate(
+        **{
+            _mask(w, g): engine.bit_or(
+                tagged.mask, where=(tagged.word == w) & (tagged.window == g)
+            ).fill_null(0)
+            for w, g in pairs
+        }
+    )
+
+
+_BIT_TABLE = {
+    "definition": "string",
+    "category": "string",
+    "word": "int64",
+    "mask": "int64",
+    "window": "int64",
+}
+
+
+def _inside(
+    rows: ir.Table,
+    chosen: Sequence[Definition],
+    windows: dict[str, int],
+    index_date: dt.date | None,
+) -> dict[int, ir.BooleanValue]:
+    """Window number -> whether a row's date falls in it (none without an index date)."""
+    if index_date is None:
+        return {}
+    inside: dict[int, ir.BooleanValue] = {}
+    for d in chosen:
+        if windows[d.name] in inside:
+            continue
+        keep = rows[DATE] <= index_date
+        if d.lookback_months is not None:
+            keep &= rows[DATE] >= window_start(index_date, d.lookback_months)
+        # An undated row is in no window.
+        inside[windows[d.name]] = keep.fill_null(False)
+    return inside
+
+
+def _counted(held: ir.Table, d: Definition, bits: Bits) -> dict[int, ir.IntegerValue]:
+    """Word -> its bits of ``d``'s categories that count: held, and no stronger category
+    of their chain held. A weaker category's bit is cleared by subtracting it where set."""
+
+    def has(category: str) -> ir.BooleanValue:
         word, mask = bits[(d.name, category)]
-        return (joined[_word(word)].fill_null(0) & mask) != 0
+        return (held[_word(word)] & mask) != 0
 
-    counted = {c: held(c) for c in d.categories}
+    stronger: dict[str, list[str]] = {}
     for strong, weak in d.ranked_pairs():
-        counted[weak] &= ~held(strong)
-    return counted
+        stronger.setdefault(weak, []).append(strong)
+    words = {word: held[_word(word)] for word, _ in _words_of(d, bits)}
+    cleared: dict[int, list[ir.IntegerValue]] = {}
+    for weak, strong in stronger.items():
+        word, mask = bits[(d.name, weak)]
+        outranked = functools.reduce(operator.or_, [has(c) for c in strong])
+        cleared.setdefault(word, []).append(ibis.ifelse(outranked & has(weak), mask, 0))
+    return {w: words[w] - _balanced_sum(cleared[w]) if w in cleared else words[w] for w in words}
+
+
+#: Bits looked up at a time: a category weight table per byte of a word has 256 entries.
+BYTE_BITS = 8
+
+
+def _weights(
+    counted: dict[int, ir.IntegerValue], d: Definition, ws: WeightSet, bits: Bits
+) -> ir.IntegerValue:
+    """A weight set's sum, in whole units, over the categories that count.
+
+    One lookup per byte of a word that holds a weighted category, not one term per
+    category: entry ``v`` of a byte's table is the sum of the weights of the bits set in
+    ``v``. A person's HFRS (109 categories) is 14 lookups.
+    """
+    by_byte: dict[tuple[int, int], dict[int, int]] = {}
+    for category, weight in ws.weights.items():
+        if units := ws.units(weight):
+            word, mask = bits[(d.name, category)]
+            bit = mask.bit_length() - 1
+            by_byte.setdefault((word, bit // BYTE_BITS), {})[bit % BYTE_BITS] = units
+    size = 1 << BYTE_BITS
+    terms = []
+    for (word, byte), weighed in sorted(by_byte.items()):
+        table = [sum(u for b, u in weighed.items() if v >> b & 1) for v in range(size)]
+        value = (counted[word] >> (byte * BYTE_BITS)) & (size - 1)
+        terms.append(ibis.literal(table).cast("array<int64>")[value.cast("int32")])
+    return _balanced_sum(terms)
 
 
 def _balanced_sum(terms: list[ir.IntegerValue]) -> ir.IntegerValue:
@@ -306,26 +477,15 @@ def _balanced_sum(terms: list[ir.IntegerValue]) -> ir.IntegerValue:
     return terms[0]
 
 
-def _whole_sum(units: ir.IntegerColumn, where: ir.BooleanValue) -> ir.IntegerScalar:
-    """An exact int64 sum of whole numbers on every engine.
-
-    DuckDB sums BIGINT as HUGEINT, which its Parquet writer turns into DOUBLE, and Ibis
-    drops a cast to the int64 it believes the sum already is. Summed as float64 (exact
-    for whole numbers below 2**53) the cast back to int64 is kept.
-    """
-    return units.cast("float64").sum(where=where).cast("int64")
-
-
-def _population(diagnoses: ir.Table, people: ir.Table | None) -> ir.Table:
-    source = diagnoses if people is None else people
-    if PERSON not in source.columns:
+def _population(people: ir.Table) -> ir.Table:
+    if PERSON not in people.columns:
         raise ValueError(
-            f"the people table needs a {PERSON!r} column (it has {list(source.columns)})"
+            f"the people table needs a {PERSON!r} column (it has {list(people.columns)})"
         )
-    if AGE in source.columns:
+    if AGE in people.columns:
         # One age per person: the age on the index date; if rows differ, the largest.
-        return source.group_by(PERSON).aggregate(**{AGE: source[AGE].max()})
-    return source.select(PERSON).distinct()
+        return people.group_by(PERSON).aggregate(**{AGE: people[AGE].max()})
+    return people.select(PERSON).distinct()
 
 
 def _band(units: ir.IntegerValue, ws: WeightSet) -> ir.StringValue:

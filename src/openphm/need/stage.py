@@ -65,7 +65,7 @@ def build(inp: StageInput) -> StageOutput:
     # Computed once, as a scratch table: the segment table and the summary read it too.
     con = inp.workspace.con if inp.workspace is not None else t["person"]._find_backend()
     scratch = f"_need_{uuid.uuid4().hex[:8]}"
-    need = engine.scratch_table(con, scratch, need)
+    need = engine.snapshot_table(con, scratch, need)
     counts = {
         "index_date": index_date.isoformat(),
         "index_date_from": "configuration" if options.index_date else "end of the data",
