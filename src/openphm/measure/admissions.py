@@ -91,7 +91,11 @@ def emergency_admissions(spells: ir.Table) -> ir.Table:
 
 def emergency_discharges(spells: ir.Table) -> ir.Table:
     """Emergency admissions that have ended, dated by discharge, with their length of stay."""
-    admitted = emergency_admissions(spells)
+    return discharged(emergency_admissions(spells))
+
+
+def discharged(admitted: ir.Table) -> ir.Table:
+    """Admissions (``emergency_admissions``) that have ended, dated by discharge."""
     ended = admitted.filter(admitted.end_date.notnull())
     return ended.mutate(event_date=ended.end_date, provider_code=ended.discharging_provider)
 

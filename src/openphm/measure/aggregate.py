@@ -11,7 +11,10 @@ people but no events has a numerator of 0, which is a finding, not a gap.
 
 Standardisation needs numerators and populations by age band and sex within each
 group too: ``unit_cells`` and ``population_cells``, for years and the breakdowns a
-population can be standardised in (not provider, not age band).
+population can be standardised in (not provider, not age band). A standardised
+proportion (readmissions) is standardised in its units, not its people: its cells hold
+the units (discharges) as the population, within each unit's ``stratum`` too (the
+admission method group); per-population rates have the one stratum ``ALL_UNITS``.
 """
 
 from __future__ import annotations
@@ -37,12 +40,14 @@ from openphm.measure.attribution import (
 )
 from openphm.measure.definitions import CodeList, Indicator
 from openphm.measure.organisations import BASES, PROVIDER
+from openphm.measure.units import ALL_UNITS, STRATUM
 
 NOT_APPLICABLE = "not_applicable"  # org_basis of a breakdown that is not an organisation
 KEYS = ("indicator", "period_type", "period", "org_basis", "breakdown", "group_code")
 COUNT_COLUMNS = ("numerator", "denominator", "numerator_squares")
-CELL_KEYS = (*KEYS, AGE_BAND, SEX)
+CELL_KEYS = (*KEYS, AGE_BAND, SEX, STRATUM)
 NOT_STANDARDISED = (PROVIDER, AGE_BAND)  # breakdowns a population cannot be standardised in
+UNIT_STANDARDISED = (PROVIDER,)  # ...that units (discharges) can: a provider's own patients
 
 
 def breakdowns(segment: bool, providers: bool = True) -> list[tuple[str, str, str]]:
@@ -81,7 +86,7 @@ def attribute_units(
 def unit_base(attributed: ir.Table, columns: Sequence[str]) -> ir.Table:
     """Numerators and denominators summed by indicator, month and every breakdown column."""
     t = attributed.mutate(month_start=P.month_start(attributed.event_date))
-    return t.group_by(["indicator", "month_start", *columns]).aggregate(
+    return t.group_by(["indicator", "month_start", STRATUM, *columns]).aggregate(
         **{c: t[c].sum() for c in COUNT_COLUMNS}
     )
 
@@ -104,20 +109,20 @@ def unit_counts(
 def unit_cells(
     base: ir.Table, calendar: ir.Table, columns: Sequence[tuple[str, str, str]]
 ) -> ir.Table:
-    """Yearly numerators by age band and sex in each standardisable group (``CELL_KEYS``)."""
+    """Yearly numerators and denominators by age band, sex and stratum (``CELL_KEYS``)."""
     dated = base.join(calendar, "month_start")
     parts = []
     for name, basis, column in columns:
-        if name in NOT_STANDARDISED:
+        if name in NOT_STANDARDISED and name not in UNIT_STANDARDISED:
             continue
         part = dated.group_by(
             indicator=dated.indicator,
             period=dated[P.YEAR],
             group_code=dated[column],
-            **{AGE_BAND: dated[AGE_BAND], SEX: dated[SEX]},
-        ).aggregate(numerator=dated.numerator.sum())
+            **{AGE_BAND: dated[AGE_BAND], SEX: dated[SEX], STRATUM: dated[STRATUM]},
+        ).aggregate(numerator=dated.numerator.sum(), denominator=dated.denominator.sum())
         parts.append(_label(part, P.YEAR, basis, name))
-    return ibis.union(*parts).select(*CELL_KEYS, "numerator")
+    return ibis.union(*parts).select(*CELL_KEYS, "numerator", "denominator")
 
 
 def population_base(
@@ -183,7 +188,7 @@ def population_cells(base: ir.Table, columns: Sequence[tuple[str, str, str]]) ->
             group_code=base[column],
             **{AGE_BAND: base[AGE_BAND], SEX: base[SEX]},
         ).aggregate(population=base.population.sum())
-        parts.append(_label(part, P.YEAR, basis, name))
+        parts.append(_label(part, P.YEAR, basis, name).mutate(**{STRATUM: ibis.literal(ALL_UNITS)}))
     return ibis.union(*parts)
 
 
@@ -225,22 +230,43 @@ def with_population(
 def with_population_cells(
     cells: ir.Table, population: ir.Table, indicators: Sequence[Indicator]
 ) -> ir.Table:
-    """Standardisation cells: numerator and population by age band and sex (``CELL_KEYS``)."""
-    parts = [cells.mutate(population=ibis.literal(0, type="int64"))]
+    """Standardisation cells: numerator and population by age band, sex and stratum.
+
+    The population of a per-population rate is its registered people; that of a
+    standardised proportion, its units (the cells' denominators).
+    """
     ids = [ind.id for ind in indicators if ind.standardise]
-    if ids:
-        people = _per_indicator(population, ids)
+    in_units = [ind.id for ind in indicators if ind.standardise and not ind.per_population]
+    of_units = cells.indicator.isin(in_units) if in_units else ibis.literal(False)
+    parts = [
+        cells.select(
+            *CELL_KEYS,
+            "numerator",
+            population=ibis.ifelse(of_units, cells.denominator, 0).cast("int64"),
+        )
+    ]
+    per_population = [ind.id for ind in indicators if ind.standardise and ind.per_population]
+    if per_population:
+        people = _per_indicator(population, per_population)
         parts.append(
             people.select(
                 *_GROUP,
                 AGE_BAND,
                 SEX,
+                STRATUM,
                 numerator=ibis.literal(0, type="int64"),
                 population=people.population.cast("int64"),
             )
         )
     stacked = ibis.union(*parts)
-    stacked = stacked.filter(stacked.indicator.isin(ids)) if ids else stacked.limit(0)
+    if ids:
+        wanted = stacked.indicator.isin(ids)
+        # A population has no provider: only proportions standardised in their units do.
+        people_only = stacked.breakdown.isin(list(NOT_STANDARDISED))
+        in_own_units = stacked.indicator.isin(in_units) if in_units else ibis.literal(False)
+        stacked = stacked.filter(wanted & (~people_only | in_own_units))
+    else:
+        stacked = stacked.limit(0)
     return stacked.group_by(list(CELL_KEYS)).aggregate(
         numerator=stacked.numerator.sum().cast("int64"),
         population=stacked.population.sum().cast("int64"),

@@ -18,6 +18,7 @@ breakdowns always add up to the whole.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import ibis
@@ -155,25 +156,43 @@ def demographics(
 
 
 def organisation_lookups(
-    organisation: ir.Table, first_day: date, last_day: date, index_date: date
+    organisation: ir.Table,
+    first_day: date,
+    last_day: date,
+    index_date: date,
+    keep: Callable[[ir.Table], ir.Table] | None = None,
 ) -> dict[str, ir.Table]:
     """Lineage tables to join events to, one per (level, basis), keyed by code and day.
 
     ``at_time`` tables hold every organisation on every day measured (``on``);
-    ``current`` ones hold each organisation once, resolved on the index date.
+    ``current`` ones hold each organisation once, resolved on the index date. ``keep``
+    materialises the successor chains and the two walks (practices, providers) the four
+    tables are taken from.
     """
-    on = organisations.days(first_day, last_day)
-    today = ibis.memtable({"on": [index_date]}, schema=ibis.schema({"on": "date"}))
+    # Both bases in one walk (the days measured and the index date, flagged): on Spark
+    # the walk is dozens of stages whatever its rows, so it is planned once, not twice.
+    count = last_day.toordinal() - first_day.toordinal() + 1
+    every = [date.fromordinal(first_day.toordinal() + i) for i in range(count)]
+    days = ibis.memtable(
+        {
+            "on": [*every, index_date],
+            "_today": [False] * len(every) + [True],
+        },
+        schema=ibis.schema({"on": "date", "_today": "boolean"}),
+    )
     names = [name for name, _ in HIERARCHY]
+    walks = organisations.chains(organisation, keep) if keep is not None else None
+    kept = keep or (lambda table: table)
+    practices = organisations.codes_on(organisation, "practice", "practice_code", days)
+    practices = kept(organisations.lineage(practices, organisation, walks))
+    providers = organisations.codes_on(organisation, "provider", "provider_code", days)
+    providers = kept(organisations.providers(providers, organisation, walks))
     lookups = {}
-    for basis, when in ((AT_TIME, on), (CURRENT, today)):
-        practices = organisations.codes_on(organisation, "practice", "practice_code", when)
-        lines = organisations.lineage(practices, organisation)
+    for basis, today in ((AT_TIME, False), (CURRENT, True)):
+        lines = practices.filter(practices._today == today).drop("_today")
         lookups[f"practice__{basis}"] = lines.rename(**{org_column(n, basis): n for n in names})
-        provider = organisations.codes_on(organisation, "provider", "provider_code", when)
-        lookups[f"provider__{basis}"] = organisations.providers(provider, organisation).rename(
-            **{org_column(PROVIDER, basis): PROVIDER}
-        )
+        lines = providers.filter(providers._today == today).drop("_today")
+        lookups[f"provider__{basis}"] = lines.rename(**{org_column(PROVIDER, basis): PROVIDER})
     return lookups
 
 

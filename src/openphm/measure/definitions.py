@@ -35,7 +35,7 @@ CODELIST_PREFIX = "codelist:"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _CODE = re.compile(r"^[A-Z0-9]+$")
 _CODELIST_COLUMNS = {
-    "icd10": ("condition", "code", "with_secondary", "without_secondary"),
+    "icd10": ("condition", "code", "with_secondary", "without_secondary", "without_procedure"),
     "mixed": ("reason", "field", "code"),
     "ethnic_category": ("ethnic_category", "ethnic_group"),
 }
@@ -193,10 +193,15 @@ def _indicator(path: Path, n: int, entry: dict, codelists: Mapping[str, CodeList
             f"{where}: where = {indicator.where!r} names no [codelists] entry; "
             f"the code lists are {sorted(codelists)}"
         )
-    if indicator.standardise and not indicator.per_population:
+    if indicator.standardise and not (
+        indicator.per_population
+        or (indicator.kind == PROPORTION and indicator.denominator == SAME_UNITS)
+    ):
         raise DefinitionError(
-            f"{where}: standardise needs denominator = {POPULATION!r}, "
-            f"not {indicator.denominator!r}"
+            f"{where}: standardise needs denominator = {POPULATION!r} (a rate, directly "
+            f"standardised) or kind = {PROPORTION!r} with denominator = {SAME_UNITS!r} "
+            f"(indirectly standardised in its units), not {indicator.kind!r} over "
+            f"{indicator.denominator!r}"
         )
     return indicator
 
@@ -234,7 +239,7 @@ def _codelist(path: Path, name: str, entry: dict) -> CodeList:
 
 def _check_row(file: str, line: int, system: str, row: dict[str, str]) -> None:
     codes = [row["code"]] if "code" in row else []
-    for column in ("with_secondary", "without_secondary"):
+    for column in ("with_secondary", "without_secondary", "without_procedure"):
         if row.get(column):
             codes += row[column].split("|")
     for code in codes:

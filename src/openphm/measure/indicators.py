@@ -12,7 +12,8 @@ place, ics, provider, imd_quintile, age_band, sex, ethnic_group, and segment onc
 5 provides it) and group_code:
 
 - ``indicator_values``: numerator, denominator, value and 95%/99.8% limits;
-- ``indicator_dsr``: directly age-sex standardised rates (years);
+- ``indicator_dsr``: standardised rates (years): directly age-sex standardised rates per
+  population, and indirectly standardised proportions (readmissions); ``method`` says which;
 - ``indicator_funnel``: funnel plot points, limits and flags (years);
 - ``indicator_spc``: XmR charts of the monthly series;
 - ``indicator_definitions``: each indicator's title, kind, multiplier and source.
@@ -111,8 +112,11 @@ class Scratch:
     """Intermediate tables kept by the engine while the indicators are computed.
 
     Several roll-ups read the same units and people; keeping them once (a temporary
-    table on DuckDB, a cached view on Spark, through ``engine.scratch_table``) saves
-    computing them again for every breakdown. ``drop`` releases them.
+    table on DuckDB, a local checkpoint on Spark, through ``engine.snapshot_table``)
+    saves computing them again for every breakdown. On Spark a cached view is not
+    enough: every reader re-analyses the view's whole query before finding the cache,
+    and the measure stage's tables are built by chains of windows and joins.
+    ``drop`` releases them.
     """
 
     def __init__(self, con: BaseBackend):
@@ -122,7 +126,7 @@ class Scratch:
     def __call__(self, table: ir.Table) -> ir.Table:
         name = f"_measure_{len(self.names)}_{uuid.uuid4().hex[:8]}"
         self.names.append(name)
-        return engine.scratch_table(self.con, name, table)
+        return engine.snapshot_table(self.con, name, table)
 
     def drop(self) -> None:
         for name in self.names:
@@ -145,14 +149,16 @@ def counts(
     reported = P.measurement_periods(index_date, definitions.years)
     first_day, last_day = P.window(reported)
     activity = units.Activity(*(_table(tables, name) for name in ACTIVITY_TABLES))
-    builders = units.unit_sets(activity, definitions, index_date)
+    builders = units.unit_sets(activity, definitions, index_date, keep)
     # Materialised once: attribution reads the units twice (their days, then the units).
-    stacked = keep(units.stack(definitions, builders, activity, first_day, last_day))
+    stacked = keep(units.stack(definitions, builders, first_day, last_day))
     segment = tables.get("segment")
     organisation = tables.get("organisation")
     lookups = None
     if organisation is not None:
-        lookups = attribution.organisation_lookups(organisation, first_day, last_day, index_date)
+        lookups = attribution.organisation_lookups(
+            organisation, first_day, last_day, index_date, keep
+        )
         lookups = {name: keep(table) for name, table in lookups.items()}
     context = dict(
         person=tables["person"],

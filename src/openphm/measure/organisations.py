@@ -16,6 +16,7 @@ repeat up the hierarchy (practice -> PCN -> sub-ICB location (place) -> ICB).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date
 
 import ibis
@@ -34,19 +35,29 @@ PROVIDER = "provider"
 # Breakdown name -> organisation kind in the canonical table, bottom of the hierarchy first.
 HIERARCHY = ((PRACTICE, "practice"), (PCN, "pcn"), (PLACE, "sub_icb"), (ICS, "icb"))
 MAX_SUCCESSORS = 5  # successor chains longer than this are data errors, not history
+KINDS = (*(kind for _, kind in HIERARCHY), "provider")
 
 
-def successors(organisation: ir.Table, kind: str) -> ir.Table:
+def _as_is(table: ir.Table) -> ir.Table:
+    return table
+
+
+def successors(
+    organisation: ir.Table, kind: str, keep: Callable[[ir.Table], ir.Table] = _as_is
+) -> ir.Table:
     """Each code of ``kind`` with every code it became: code, member, depth, closes.
 
     Depth 0 is the code itself, 1 its successor, and so on; ``closes`` is the last
-    day the member was in force (NULL while any of its rows is still open).
+    day the member was in force (NULL while any of its rows is still open). ``keep``
+    materialises the codes, which each step of the walk reads: Spark plans a table once
+    per use, and the walk reads them ``MAX_SUCCESSORS`` times over.
     """
     orgs = organisation.filter(organisation.kind == kind)
     codes = orgs.group_by(_c=orgs.code).aggregate(
         _closes=ibis.ifelse(orgs.valid_to.isnull().any(), ibis.null("date"), orgs.valid_to.max()),
         _next=orgs.successor_code.min(),
     )
+    codes = keep(codes)
     level = codes.select(
         code=codes._c.cast("string"),
         member=codes._c.cast("string"),
@@ -62,18 +73,34 @@ def successors(organisation: ir.Table, kind: str) -> ir.Table:
         )
         levels.append(level)
     chain = ibis.union(*levels)
-    return chain.left_join(codes, chain.member == codes._c).select(
-        "code", "member", "depth", closes=codes._closes
+    return keep(
+        chain.left_join(codes, chain.member == codes._c).select(
+            "code", "member", "depth", closes=codes._closes
+        )
     )
 
 
-def resolve(codes: ir.Table, organisation: ir.Table, kind: str) -> ir.Table:
+def chains(
+    organisation: ir.Table, keep: Callable[[ir.Table], ir.Table] = _as_is
+) -> dict[str, ir.Table]:
+    """``successors`` of every kind, each built once (and kept) for every lookup."""
+    return {kind: successors(organisation, kind, keep) for kind in KINDS}
+
+
+def resolve(
+    codes: ir.Table,
+    organisation: ir.Table,
+    kind: str,
+    walks: Mapping[str, ir.Table] | None = None,
+) -> ir.Table:
     """``codes`` (code, on) plus ``resolved``: what ``code`` was, or had become, on ``on``.
 
     The nearest of the code and its successors still open on the day; when all had
-    closed, the last of them. Codes not in the table stand for themselves.
+    closed, the last of them. Codes not in the table stand for themselves. ``walks``
+    are the successor chains by kind (``chains``), when already built.
     """
-    chain = successors(organisation, kind).rename(_code="code")
+    chain = walks[kind] if walks else successors(organisation, kind)
+    chain = chain.rename(_code="code")
     keys = list(codes.columns)
     joined = codes.left_join(chain, codes.code == chain._code)
     closed = (joined.closes < joined.on).fill_null(False)
@@ -124,11 +151,13 @@ def parent(codes: ir.Table, organisation: ir.Table, kind: str) -> ir.Table:
     return first.select(*keys, parent=first._parent)
 
 
-def lineage(practices: ir.Table, organisation: ir.Table) -> ir.Table:
+def lineage(
+    practices: ir.Table, organisation: ir.Table, walks: Mapping[str, ir.Table] | None = None
+) -> ir.Table:
     """``practices`` (practice_code, on) plus practice, pcn, place and ics on ``on``."""
     t = practices.mutate(code=practices.practice_code)
     for i, (name, kind) in enumerate(HIERARCHY):
-        t = resolve(t, organisation, kind)
+        t = resolve(t, organisation, kind, walks)
         t = t.mutate(**{name: t.resolved}).drop("resolved")
         if i + 1 < len(HIERARCHY):
             t = parent(t.mutate(code=t[name]), organisation, kind)
@@ -136,9 +165,11 @@ def lineage(practices: ir.Table, organisation: ir.Table) -> ir.Table:
     return t.select(*practices.columns, *[name for name, _ in HIERARCHY])
 
 
-def providers(codes: ir.Table, organisation: ir.Table) -> ir.Table:
+def providers(
+    codes: ir.Table, organisation: ir.Table, walks: Mapping[str, ir.Table] | None = None
+) -> ir.Table:
     """``codes`` (provider_code, on) plus ``provider``, resolved through successors."""
-    t = resolve(codes.mutate(code=codes.provider_code), organisation, "provider")
+    t = resolve(codes.mutate(code=codes.provider_code), organisation, "provider", walks)
     return t.select(*codes.columns, provider=t.resolved)
 
 

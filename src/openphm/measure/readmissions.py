@@ -26,6 +26,12 @@ from openphm.measure.admissions import ADMITTED_CARE, DIED, is_emergency_admissi
 from openphm.measure.codematch import starts_with_any
 from openphm.measure.definitions import CodeList
 
+# The admission method groups readmissions are standardised by (with age band and sex),
+# as NHS Digital's indicator standardises by method of admission.
+EMERGENCY = "emergency"
+ELECTIVE = "elective"
+OTHER = "other"  # maternity, transfers in, other and unknown methods
+ELECTIVE_METHODS = ("11", "12", "13")  # ADMISSION METHOD: waiting list, booked, planned
 DIAGNOSIS = "diagnosis"
 PROCEDURE = "procedure"
 MAIN_SPECIALTY = "main_specialty"
@@ -79,7 +85,8 @@ def index_discharges(
 
     ``spells`` are every CIP spell (``admissions.cip_spells``); ``excluded`` the spells an
     exclusion applies to. Adds ``event_date`` (the discharge date), ``provider_code``
-    (the discharging provider), ``days_to_next_admission`` and ``readmitted``.
+    (the discharging provider), ``days_to_next_admission``, ``readmitted`` and
+    ``method_group`` (the spell's admission method: ``EMERGENCY``, ``ELECTIVE``, ``OTHER``).
     """
     marks = excluded.select(_x=excluded.cip_spell_id).distinct()
     flagged = spells.left_join(marks, spells.cip_spell_id == marks._x)
@@ -108,8 +115,12 @@ def index_discharges(
         & (paired.end_date <= ibis.literal(last_observed, type="date"))
     )
     kept = {c: discharges[c] for c in spells.columns}
+    elective = discharges.admission_method.isin(list(ELECTIVE_METHODS)).fill_null(False)
     return discharges.select(
         **kept,
+        method_group=ibis.cases(
+            (is_emergency_admission(discharges), EMERGENCY), (elective, ELECTIVE), else_=OTHER
+        ),
         event_date=discharges.end_date,
         days_to_next_admission=gap,
         readmitted=(discharges._next_counts & gap.between(0, window_days - 1)).fill_null(False),

@@ -11,11 +11,13 @@ per indicator; these are pandas functions over those small tables, using
   Population 2013 with Dobson limits; each age band's ESP weight is split equally
   between the sexes, so a group of one sex is age standardised. Cells of unknown age or
   sex, or with no registered population, cannot be standardised: their events are
-  counted in ``events_not_standardised``;
+  counted in ``events_not_standardised``. Standardised proportions (readmissions) are
+  indirectly standardised instead (method "indirect, byar"), as NHS Digital publishes them;
 - ``funnels``: each year's practices, PCNs and places (and providers, for proportions)
-  against the ICS. Rates per population use the indirectly standardised ratio (observed
-  over the events expected at the ICS's own age-sex rates that year), as SHMI does, on
-  the log scale; proportions are compared with the pooled proportion. Over-dispersion
+  against the ICS. Standardised indicators use the indirectly standardised ratio
+  (observed over the events expected at the ICS's own age-sex rates that year, and for
+  readmissions its rates by admission method group too), as SHMI does, on the log
+  scale; other proportions are compared with the pooled proportion. Over-dispersion
   is allowed for (additive random effects, 10% trimming) only when there are at least
   ``MIN_UNITS_FOR_OVERDISPERSION`` units: with a handful of places, tau squared cannot
   be estimated, and a real difference between them would be explained away;
@@ -37,6 +39,7 @@ from openphm.measure.aggregate import CELL_KEYS, KEYS
 from openphm.measure.attribution import AGE_BAND, SEX, UNKNOWN
 from openphm.measure.definitions import MEAN, PROPORTION, RATE, Definitions
 from openphm.measure.organisations import CURRENT, ICS, PCN, PLACE, PRACTICE, PROVIDER
+from openphm.measure.units import ALL_UNITS, STRATUM
 from openphm.stats.levels import z_value
 
 CONFIDENCE = (0.95, 0.998)
@@ -50,6 +53,7 @@ MIN_UNITS_FOR_OVERDISPERSION = 20
 SPC_BREAKDOWNS = (ICS, PLACE, PROVIDER)
 MIN_SPC_POINTS = 12  # Making Data Count: fewer points give unreliable limits
 NO_INTERVAL = "none"
+INDIRECT = "indirect"  # the method of an indirectly standardised value: "indirect, byar"
 NORMAL = "normal"
 RATIO = "ratio"
 
@@ -160,21 +164,49 @@ def _mean(total: pd.Series, n: pd.Series, squares: pd.Series) -> pd.DataFrame:
 
 
 def standardised(cells: pd.DataFrame, definitions: Definitions) -> pd.DataFrame:
-    """Directly age-sex standardised rates (ESP 2013, Dobson limits) per group (``DSR_COLUMNS``)."""
+    """Standardised rates per group, years (``DSR_COLUMNS``); ``method`` says which kind.
+
+    Rates per registered population are directly age-sex standardised (ESP 2013, Dobson
+    limits). Standardised proportions (readmissions) are indirectly standardised, as NHS
+    Digital publishes its readmissions indicator: the ratio of the group's events to
+    those expected at the rates of all the breakdown's groups together, by age band, sex
+    and stratum (the admission method group), times that reference percentage, with
+    Byar limits (exact below 10 events).
+    """
+    rates = [ind for ind in definitions.indicators if ind.standardise and ind.per_population]
+    shares = [ind for ind in definitions.indicators if ind.standardise and ind.kind == PROPORTION]
+    frames = [
+        _direct(cells[cells.indicator.isin([ind.id for ind in rates])], rates),
+        _indirect(cells[cells.indicator.isin([ind.id for ind in shares])], shares),
+    ]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=list(DSR_COLUMNS))
+    out = pd.concat(frames, ignore_index=True)
+    for column in ("total_count", "total_pop", "events_not_standardised"):
+        out[column] = out[column].astype("int64")
+    return _rounded(_sorted(out, KEYS)[list(DSR_COLUMNS)])
+
+
+def _direct(cells: pd.DataFrame, indicators) -> pd.DataFrame:
+    """Directly age-sex standardised rates (ESP 2013, Dobson limits)."""
     weights = {
         (band, sex): weight * share
         for band, weight in zip(stats.ESP2013_AGE_BANDS, stats.ESP2013, strict=True)
         for sex, share in STANDARD_SEXES.items()
     }
-    cells = cells.copy()
+    keys = list(KEYS)
+    # Rates per population have one stratum; summing over it keeps one row per band and sex.
+    cells = cells.groupby([*keys, AGE_BAND, SEX], as_index=False, sort=False)[
+        ["numerator", "population"]
+    ].sum()
     cells["weight"] = [weights.get(k) for k in zip(cells[AGE_BAND], cells[SEX], strict=True)]
     usable = cells.weight.notna() & (cells.population > 0)
-    keys = list(KEYS)
     dropped = (
         cells[~usable].groupby(keys, dropna=False).numerator.sum().rename("events_not_standardised")
     )
     frames = []
-    for ind in definitions.indicators:
+    for ind in indicators:
         rows = cells[usable & (cells.indicator == ind.id)]
         if rows.empty:
             continue
@@ -194,17 +226,41 @@ def standardised(cells: pd.DataFrame, definitions: Definitions) -> pd.DataFrame:
     out = pd.concat(frames, ignore_index=True)
     out = out.merge(dropped.reset_index(), on=keys, how="left")
     out["events_not_standardised"] = out.events_not_standardised.fillna(0)
-    for column in ("total_count", "total_pop", "events_not_standardised"):
-        out[column] = out[column].astype("int64")
-    return _rounded(_sorted(out, keys)[list(DSR_COLUMNS)])
+    return out
+
+
+def _indirect(cells: pd.DataFrame, indicators) -> pd.DataFrame:
+    """Indirectly standardised proportions: ratio times the breakdown's own proportion."""
+    frames = []
+    for ind in indicators:
+        mine = cells[(cells.indicator == ind.id) & (cells.group_code != UNKNOWN)]
+        units = _expected(mine)
+        units = units[units.expected > 0].reset_index(drop=True)
+        if units.empty:
+            continue
+        line = ["indicator", "period_type", "period", "org_basis", "breakdown"]
+        sums = units.groupby(line)[["observed", "population"]].transform("sum")
+        reference = sums.observed / sums.population * ind.per
+        ratio = stats.standardised_ratio(units.observed, units.expected, confidence=CONFIDENCE)
+        out = units[list(KEYS)].copy()
+        out["total_count"] = units.observed
+        out["total_pop"] = units.population
+        out["events_not_standardised"] = units.not_standardised
+        for column in ("value", *LIMITS):
+            out[column] = ratio[column].to_numpy() * reference.to_numpy()
+        out["method"] = [f"{INDIRECT}, {m}" for m in ratio.method]
+        out["suppression_reason"] = None
+        frames.append(out)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def funnels(counts: pd.DataFrame, cells: pd.DataFrame, definitions: Definitions) -> pd.DataFrame:
     """Each year's funnel plot of practices, PCNs, places (and providers) (``FUNNEL_COLUMNS``)."""
     frames = []
-    expected = _expected(cells[cells.breakdown.isin(FUNNEL_UNITS)])
+    # Rates per population have no provider cells; standardised proportions do.
+    expected = _expected(cells[cells.breakdown.isin(FUNNEL_PROPORTION_UNITS)])
     for ind in definitions.indicators:
-        if ind.kind == RATE and ind.standardise:
+        if ind.standardise:  # a rate per population or a proportion: the ISR
             mine = expected[expected.indicator == ind.id]
             comparison = RATIO
         elif ind.kind == PROPORTION:
@@ -229,23 +285,34 @@ def funnels(counts: pd.DataFrame, cells: pd.DataFrame, definitions: Definitions)
 
 
 def _expected(cells: pd.DataFrame) -> pd.DataFrame:
-    """Observed and expected events per unit, expected at the year's own age-sex rates.
+    """Observed and expected events per unit, expected at the year's own rates.
 
     The reference rates are those of all the units of the breakdown together (the ICS
-    as registered), so observed and expected events add up to the same total.
+    as registered), in each age band, sex and stratum, so observed and expected events
+    add up to the same total. Also ``population`` (the units' people, or their
+    discharges for a proportion) and ``not_standardised`` (events of unknown age or sex).
     """
-    known = cells[
-        (cells.group_code != UNKNOWN)
-        & cells[SEX].isin(list(STANDARD_SEXES))
-        & cells[AGE_BAND].isin(stats.ESP2013_AGE_BANDS)
-    ]
+    cells = cells[cells.group_code != UNKNOWN]
+    if STRATUM not in cells:  # cells by age band and sex alone: one stratum
+        cells = cells.assign(**{STRATUM: ALL_UNITS})
+    # Expected counts are sums of floats: summed in one order, whatever order the engine
+    # returned the cells in, so DuckDB and Spark round them alike.
+    cells = _sorted(cells, [*KEYS, AGE_BAND, SEX, STRATUM])
+    standard = cells[SEX].isin(list(STANDARD_SEXES)) & cells[AGE_BAND].isin(stats.ESP2013_AGE_BANDS)
+    known = cells[standard]
     line = ["indicator", "period_type", "period", "org_basis", "breakdown", AGE_BAND, SEX]
+    line.append(STRATUM)
     totals = known.groupby(line)[["numerator", "population"]].transform("sum")
     rate = (totals.numerator / totals.population.where(totals.population > 0)).fillna(0)
     known = known.assign(_expected=known.population * rate)
     units = known.groupby(list(KEYS), sort=True).agg(
-        observed=("numerator", "sum"), expected=("_expected", "sum")
+        observed=("numerator", "sum"),
+        expected=("_expected", "sum"),
+        population=("population", "sum"),
     )
+    unknown = cells[~standard].groupby(list(KEYS)).numerator.sum().rename("not_standardised")
+    units = units.join(unknown, how="left")
+    units["not_standardised"] = units.not_standardised.fillna(0)
     return units.reset_index()
 
 
@@ -268,21 +335,23 @@ def _funnel(ind, key, units: pd.DataFrame, comparison: str) -> pd.DataFrame | No
     )
     points = fitted.points
     prefix = "od_" if fitted.adjusted else ""
-    out = units[list(KEYS)].copy()
-    out["comparison"] = comparison
-    out["observed"] = units.observed.astype("int64")
-    out["expected"] = units.expected.astype(float)
-    out["value"] = points.value.to_numpy()
-    out["z"] = points.z_adjusted.to_numpy()
-    for column in FUNNEL_LIMITS:
-        out[column] = points[prefix + column].to_numpy()
-    for column in FUNNEL_FLAGS:
-        out[column] = points[column].to_numpy().astype("int64")
-    out["target"] = fitted.target * fitted.multiplier
-    out["adjustment"] = fitted.adjustment if fitted.adjusted else "none"
-    out["phi"] = fitted.phi
-    out["tau2"] = fitted.tau2
-    return out
+    # One frame from whole columns: adding them one by one costs pandas a copy each, and
+    # there is a funnel per indicator, year, basis and breakdown.
+    columns = {k: units[k].to_numpy() for k in KEYS}
+    columns.update(
+        comparison=comparison,
+        observed=units.observed.to_numpy().astype("int64"),
+        expected=units.expected.to_numpy().astype(float),
+        value=points.value.to_numpy(),
+        z=points.z_adjusted.to_numpy(),
+        **{column: points[prefix + column].to_numpy() for column in FUNNEL_LIMITS},
+        **{column: points[column].to_numpy().astype("int64") for column in FUNNEL_FLAGS},
+        target=fitted.target * fitted.multiplier,
+        adjustment=fitted.adjustment if fitted.adjusted else "none",
+        phi=fitted.phi,
+        tau2=fitted.tau2,
+    )
+    return pd.DataFrame(columns, columns=list(FUNNEL_COLUMNS))
 
 
 def spc(value_table: pd.DataFrame, definitions: Definitions) -> pd.DataFrame:

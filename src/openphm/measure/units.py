@@ -9,7 +9,7 @@ indicators select and sum:
 - ``emergency_discharges``: finished emergency CIP spells, dated by discharge; value
   ``length_of_stay``;
 - ``index_discharges``: finished CIP spells outside the readmission exclusions, dated
-  by discharge; flag ``readmitted``;
+  by discharge; flag ``readmitted``; standardised within ``method_group`` (``STRATA``);
 - ``ae_attendances``: emergency care attendances, dated by arrival;
 - ``outpatient_appointments``: appointments with a known outcome; flag ``did_not_attend``.
 
@@ -52,12 +52,19 @@ VALUES = {EMERGENCY_DISCHARGES: ("length_of_stay",)}
 CODELIST_UNITS = (EMERGENCY_ADMISSIONS,)  # unit sets a code list can select from
 READMISSION_EXCLUSIONS = "readmission_exclusions"
 
+# The stratum each unit is standardised in, besides age band and sex: a column of the
+# unit set, or ALL_UNITS for unit sets standardised by age and sex alone.
+STRATUM = "stratum"
+ALL_UNITS = "all"
+STRATA = {INDEX_DISCHARGES: "method_group"}
+
 STACK_SCHEMA = ibis.schema(
     {
         "indicator": "string",
         "person_id": "string",
         "event_date": "date",
         "provider_code": "string",
+        STRATUM: "string",
         "numerator": "int64",
         "denominator": "int64",
         "numerator_squares": "int64",
@@ -105,14 +112,48 @@ def validate(definitions: Definitions) -> None:
         raise DefinitionError(f"readmissions need the {READMISSION_EXCLUSIONS!r} code list")
 
 
+def codelist_flag(name: str) -> str:
+    """The column of a unit set flagging the units a code list selects."""
+    return f"_in_{name}"
+
+
+def _as_is(table: ir.Table) -> ir.Table:
+    return table
+
+
 def unit_sets(
-    activity_tables: Activity, definitions: Definitions, index_date: date
+    activity_tables: Activity,
+    definitions: Definitions,
+    index_date: date,
+    keep: Callable[[ir.Table], ir.Table] = _as_is,
 ) -> dict[str, Callable[[], ir.Table]]:
-    """Each unit set as a function building it (so only those indicators use are built)."""
+    """Each unit set as a function building it (so only those indicators use are built).
+
+    ``keep`` materialises the tables several unit sets and indicators read (the CIP
+    spells; the emergency admissions with every code list's flag): Spark plans a table
+    again at every use, and a chain of windows and joins planned ten times is slow.
+    Emergency admissions carry a ``codelist_flag(NAME)`` column for each code list an
+    indicator selects them by.
+    """
     a = activity_tables
-    spells = admissions.cip_spells(a.encounter)
+    spells = keep(admissions.cip_spells(a.encounter))
+    lists = {
+        codelist_flag(ind.codelist): definitions.codelists[ind.codelist]
+        for ind in definitions.indicators
+        if ind.codelist is not None and ind.units == EMERGENCY_ADMISSIONS
+    }
+    cache: dict[str, ir.Table] = {}
+
+    def emergency() -> ir.Table:
+        if EMERGENCY_ADMISSIONS not in cache:
+            admitted = admissions.emergency_admissions(spells)
+            if lists:
+                admitted = acsc.flags(admitted, a.diagnosis, a.episode, lists, a.procedure)
+            cache[EMERGENCY_ADMISSIONS] = keep(admitted)
+        return cache[EMERGENCY_ADMISSIONS]
 
     def discharges() -> ir.Table:
+        # Kept: the pairing of each spell with the next reads the spells twice.
         excluded = readmissions.excluded_spells(
             a.encounter,
             a.diagnosis,
@@ -121,12 +162,12 @@ def unit_sets(
             definitions.codelists[READMISSION_EXCLUSIONS],
         )
         return readmissions.index_discharges(
-            spells, excluded, definitions.readmission_window_days, index_date
+            spells, keep(excluded), definitions.readmission_window_days, index_date
         )
 
     return {
-        EMERGENCY_ADMISSIONS: lambda: admissions.emergency_admissions(spells),
-        EMERGENCY_DISCHARGES: lambda: admissions.emergency_discharges(spells),
+        EMERGENCY_ADMISSIONS: emergency,
+        EMERGENCY_DISCHARGES: lambda: admissions.discharged(emergency()),
         INDEX_DISCHARGES: discharges,
         AE_ATTENDANCES: lambda: activity.ae_attendances(a.encounter),
         OUTPATIENT_APPOINTMENTS: lambda: activity.outpatient_appointments(a.encounter),
@@ -136,7 +177,6 @@ def unit_sets(
 def stack(
     definitions: Definitions,
     builders: Mapping[str, Callable[[], ir.Table]],
-    activity_tables: Activity,
     first_day: date,
     last_day: date,
 ) -> ir.Table:
@@ -156,24 +196,16 @@ def stack(
     for ind in definitions.indicators:
         rows = unit_set(ind.units)
         if ind.codelist is not None:
-            flag = f"_in_{ind.codelist}"
-            rows = acsc.flag(
-                rows,
-                activity_tables.diagnosis,
-                activity_tables.episode,
-                definitions.codelists[ind.codelist],
-                flag,
-            )
-            selected = rows[flag]
+            selected = rows[codelist_flag(ind.codelist)]
         else:
             selected = rows[ind.where] if ind.where else ibis.literal(True)
         value = rows[ind.value].cast("int64") if ind.value else ibis.literal(1, type="int64")
         numerator = ibis.ifelse(selected, value, 0).fill_null(0)
         denominator = 1 if ind.denominator == SAME_UNITS else 0
-        parts.append(_rows(ind, rows, numerator, denominator))
+        parts.append(_rows(ind, rows, numerator, denominator, ind.units))
         if ind.denominator not in (SAME_UNITS, POPULATION):
             other = unit_set(ind.denominator)
-            parts.append(_rows(ind, other, ibis.literal(0, type="int64"), 1))
+            parts.append(_rows(ind, other, ibis.literal(0, type="int64"), 1, ind.denominator))
     if not parts:
         return ibis.memtable([], schema=STACK_SCHEMA)
     stacked = ibis.union(*parts)
@@ -183,14 +215,18 @@ def stack(
     return stacked.filter(in_window & ((stacked.numerator != 0) | (stacked.denominator != 0)))
 
 
-def _rows(ind: Indicator, rows: ir.Table, numerator: ir.Value, denominator: int) -> ir.Table:
+def _rows(
+    ind: Indicator, rows: ir.Table, numerator: ir.Value, denominator: int, unit_set: str
+) -> ir.Table:
     # Sums of squares make the limits of a mean (length of stay); counts need none.
     squares = numerator * numerator if ind.value else ibis.literal(0, type="int64")
+    stratum = rows[STRATA[unit_set]] if unit_set in STRATA else ibis.literal(ALL_UNITS)
     return rows.select(
         indicator=ibis.literal(ind.id, type="string"),
         person_id=rows.person_id,
         event_date=rows.event_date,
         provider_code=rows.provider_code,
+        **{STRATUM: stratum.cast("string")},
         numerator=numerator.cast("int64"),
         denominator=ibis.literal(denominator, type="int64"),
         numerator_squares=squares.cast("int64"),

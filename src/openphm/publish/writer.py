@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from openphm.disclosure import FLAG_SUFFIX, TOTAL, GatedTable
@@ -73,7 +74,26 @@ def _natural(value: object) -> tuple:
 
 
 def _in_reading_order(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
-    order = sorted(range(len(frame)), key=lambda i: [_natural(frame[k].iat[i]) for k in keys])
+    """Rows sorted by ``_natural`` of each key in turn, ties kept in their order.
+
+    Each key's distinct values are ranked once (equal natural keys share a rank) and the
+    rows sorted by the ranks with a stable sort: the order of sorting every row by its
+    list of natural keys, without calling ``_natural`` once per cell.
+    """
+    if not keys or len(frame) < 2:
+        return frame.reset_index(drop=True)
+    ranks = []
+    for k in keys:
+        text = ["" if v is None else str(v) for v in frame[k].tolist()]
+        distinct = sorted(set(text), key=_natural)
+        rank, previous, current = {}, None, -1
+        for value in distinct:
+            natural = _natural(value)
+            if natural != previous:
+                current, previous = current + 1, natural
+            rank[value] = current
+        ranks.append(np.fromiter((rank[t] for t in text), dtype=np.int64, count=len(text)))
+    order = np.lexsort(ranks[::-1])  # the last key given to lexsort is the primary one
     return frame.iloc[order].reset_index(drop=True)
 
 
