@@ -32,6 +32,9 @@ bench: $(VENV)/.stamp-test
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.need
 	$(BIN)/python -m bench.measure
+	$(BIN)/python -m bench.cost
+	$(BIN)/python -m bench.risk
+	$(BIN)/python -m bench.load
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check src tests bench

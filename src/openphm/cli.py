@@ -31,6 +31,12 @@ audit_app = typer.Typer(help="The hash-chained audit trail.")
 app.add_typer(audit_app, name="audit")
 need_app = typer.Typer(help="Clinical need scores on your own files, without a workspace.")
 app.add_typer(need_app, name="need")
+cost_app = typer.Typer(help="Patient-level costing: trace a patient's costs.")
+app.add_typer(cost_app, name="cost")
+user_app = typer.Typer(help="Dashboard accounts and API tokens (kept in the workspace).")
+app.add_typer(user_app, name="user")
+risk_app = typer.Typer(help="Risk stratification: cohorts from the scored population.")
+app.add_typer(risk_app, name="risk")
 console = Console()
 err = Console(stderr=True)
 
@@ -142,7 +148,19 @@ def demo(
     ]
     lines += [f"  {p.name}" for p in sorted(ws.published_dir.glob("*.csv"))]
     lines.append(f"audit:      {ws.audit_dir} ({verification.reason})")
+    lines += _report_and_dashboard_lines(ws.root)
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+
+
+def _report_and_dashboard_lines(root: Path) -> list[str]:
+    """The demo's last step: the report pack, and how to open the dashboard."""
+    from openphm.report import build_report
+
+    result = build_report(root)
+    return [
+        f"report:     {result.path}",
+        f"dashboard:  openphm serve --dir {root}  (then open http://127.0.0.1:8000/)",
+    ]
 
 
 def _point_demo_at(ws: Workspace, sources: Path) -> None:
@@ -154,7 +172,11 @@ def _point_demo_at(ws: Workspace, sources: Path) -> None:
     text = config.read_text().replace(
         'key_env = "OPENPHM_PSEUDONYM_KEY"', f'key_file = "{key_file.name}"'
     )
-    config.write_text(text + "\n" + synth_sources(ws.root, sources))
+    # A small demo population can leave a cost centre's only records with people who
+    # opted out (link removes them): their pool's cost stays off patients on its own
+    # reconciliation line instead of stopping the demo.
+    cost = '[stages.cost]\npool_without_volume = "unallocated"\n'
+    config.write_text(text + "\n" + cost + "\n" + synth_sources(ws.root, sources))
 
 
 def _remove_old_demo(directory: Path) -> None:
@@ -317,6 +339,168 @@ def need_score(
         highlight=False,
         soft_wrap=True,
     )
+
+
+@app.command()
+def report(
+    directory: WorkspaceDir = Path("."),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="HTML file to write (default: reports/report.html)")
+    ] = None,
+) -> None:
+    """Write the report pack: one self-contained HTML file from the published tables."""
+    from openphm.report import build_report
+
+    with _clear_errors():
+        result = build_report(directory, out)
+    console.print(f"report written: {result.path}", markup=False, highlight=False, soft_wrap=True)
+    if result.not_run:
+        console.print(f"not run yet: {', '.join(result.not_run)}", markup=False, highlight=False)
+
+
+@app.command()
+def serve(
+    directory: WorkspaceDir = Path("."),
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    secure_cookies: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure-cookies/--no-secure-cookies",
+            help="Secure session cookies (default: on unless listening on loopback only)",
+        ),
+    ] = None,
+) -> None:
+    """Serve the dashboard over the published tables, with sign-in and roles."""
+    from openphm.web import serve as run_server
+
+    with _clear_errors():
+        Workspace(directory)
+    console.print(f"dashboard: http://{host}:{port}/ (Ctrl+C to stop)", markup=False)
+    run_server(directory, host=host, port=port, secure_cookies=secure_cookies)
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="user name (lower case)")],
+    role: Annotated[str, typer.Option(help="public, analyst or care_team")],
+    practice: Annotated[
+        str | None, typer.Option(help="care_team only: the GP practice's ODS code")
+    ] = None,
+    directory: WorkspaceDir = Path("."),
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, hidden=True)
+    ] = "",
+) -> None:
+    """Add a dashboard account (the password is prompted for and stored as an Argon2id hash)."""
+    from openphm.web.accounts import AccountError, Accounts
+
+    with _clear_errors():
+        ws = Workspace(directory)
+        try:
+            user = Accounts(ws.root).add(name, role, password, practice)
+        except AccountError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(2) from None
+    where = f", practice {user.practice}" if user.practice else ""
+    console.print(f"user {user.name} added ({user.role}{where})", markup=False)
+
+
+@user_app.command("token")
+def user_token(
+    name: Annotated[str, typer.Argument(help="user name")], directory: WorkspaceDir = Path(".")
+) -> None:
+    """Make an API token for a user; it is shown once and only its hash is kept."""
+    from openphm.web.accounts import AccountError, Accounts
+
+    with _clear_errors():
+        ws = Workspace(directory)
+        try:
+            token = Accounts(ws.root).new_token(name)
+        except AccountError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(2) from None
+    console.print(token, markup=False, highlight=False, soft_wrap=True)
+    err.print("use it as: Authorization: Bearer <token>; it is not shown again", highlight=False)
+
+
+@user_app.command("list")
+def user_list(directory: WorkspaceDir = Path(".")) -> None:
+    """List the dashboard accounts and their roles."""
+    from openphm.web.accounts import Accounts
+
+    with _clear_errors():
+        ws = Workspace(directory)
+    table = Table("user", "role", "practice")
+    for u in Accounts(ws.root).names():
+        table.add_row(u.name, u.role, u.practice or "")
+    console.print(table)
+
+
+@cost_app.command("explain")
+def cost_explain(
+    key: Annotated[str, typer.Argument(help="an encounter_id or a person_id")],
+    directory: WorkspaceDir = Path("."),
+) -> None:
+    """Trace an encounter's or person's costs to ledger lines, rules and drivers."""
+    from openphm.cost.explain import explain, render
+
+    with _clear_errors():
+        ws = Workspace(directory)
+        if "cost_encounter" not in ws.catalog():
+            raise StageError("the workspace has no costs yet; run the cost stage first")
+        trace = explain(ws.table, key)
+    if trace is None:
+        err.print(
+            f"[bold red]error:[/] no costed encounter or person {escape(key)!r} in the workspace",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    console.print(render(trace), markup=False, highlight=False, soft_wrap=True)
+
+
+@risk_app.command("cohort")
+def risk_cohort(
+    filters: Annotated[Path, typer.Argument(help="TOML file of filters (see openphm.risk.cohort)")],
+    directory: WorkspaceDir = Path("."),
+    ids_out: Annotated[
+        Path | None,
+        typer.Option("--ids-out", help="direct care only: write the cohort's pseudonymised ids"),
+    ] = None,
+) -> None:
+    """A cohort's profile through the disclosure gate; its ids only for direct care."""
+    from openphm.risk import cohort
+
+    with _clear_errors():
+        ws = Workspace(directory)
+        if "risk_score" not in ws.catalog() or "person_need" not in ws.catalog():
+            raise StageError("the workspace has no risk scores yet; run the risk stage first")
+        try:
+            chosen = cohort.load_filters(filters)
+        except cohort.CohortError as exc:
+            raise StageError(str(exc)) from None
+        role = ws.config.governance.purpose
+        if ids_out is not None and role != cohort.DIRECT_CARE:
+            raise StageError(
+                f"ids are only for direct care; this workspace's purpose is {role!r} "
+                "(governance.purpose), so only the profile is shown"
+            )
+        result = cohort.build(
+            ws.table("risk_score"),
+            ws.table("person_need"),
+            chosen,
+            role=role,
+            policy=ws.config.disclosure,
+        )
+    frame = result.profile.table.execute()
+    table = Table("characteristic", "value", "people")
+    for row in frame.sort_values(["characteristic", "value"]).itertuples(index=False):
+        shown = "*" if row.people_flag is not None and str(row.people_flag) != "nan" else row.people
+        table.add_row(str(row.characteristic), str(row.value), str(shown))
+    console.print(table)
+    if ids_out is not None and result.ids is not None:
+        ids_out.write_text("\n".join(["person_id", *result.ids]) + "\n", encoding="utf-8")
+        console.print(f"{len(result.ids):,} pseudonymised ids written to {ids_out}", markup=False)
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -212,9 +212,48 @@ class NeedOptions(_Strict):
 class CostOptions(_Strict):
     """[stages.cost]: patient-level costing (the cost stage's own options)."""
 
+    # A folder (relative to the workspace) of costing rules used instead of the shipped
+    # ones of the same name: mapping.toml, overheads.toml, drivers.toml, matching.toml,
+    # unit_costs.csv (see src/openphm/cost/).
+    rules: Path | None = None
+    # Time-driven costing: a CSV of practical capacities (provider_code, financial_year,
+    # cost_centre, resource, practical_capacity); unused capacity stays off patients.
+    capacity: Path | None = None
+    # A cost pool with cost but no driver volume in its year (every record of its cost
+    # centre missing, opted out or quarantined): "error" stops the run naming the pool;
+    # "unallocated" keeps its cost off patients, on a reconciliation line of its own.
+    pool_without_volume: Literal["error", "unallocated"] = "error"
+
 
 class RiskOptions(_Strict):
     """[stages.risk]: risk stratification, equity audit and fair shares."""
+
+    # The day people are scored on (the first of a month); unset: the first of the month
+    # after the last day of the data.
+    index_date: date | None = None
+    # The later window the model is validated on (the first of a month whose 12-month
+    # follow-up the data cover); unset: the latest such 1 April, else the latest month.
+    test_index_date: date | None = None
+    # Training: monthly index dates whose follow-up ends by the test index date, at most
+    # this many (the latest), each with at least min_history_months of data before it.
+    training_index_dates: int = Field(default=6, ge=1, le=60)
+    min_history_months: int = Field(default=6, ge=0, le=60)
+    # Rows pulled into Python to fit on (sampled by person beyond this).
+    max_training_rows: int = Field(default=500_000, ge=1_000)
+    # Tier cuts, cumulative percentages of the population; unset: risk/tiers.toml.
+    tiers: list[float] | None = None
+    # Fair shares: the fixed budget in pounds (unset: the costing's latest year's total),
+    # and the shock scenario: one place's need weights raised by shock_uplift.
+    budget_pounds: int | None = Field(default=None, gt=0)
+    shock_place: str | None = None
+    shock_uplift: float = Field(default=0.2, gt=-1, le=10)
+
+    @field_validator("index_date", "test_index_date")
+    @classmethod
+    def _first_of_month(cls, value: date | None) -> date | None:
+        if value is not None and value.day != 1:
+            raise ValueError("give the first day of a month, such as 2026-04-01")
+        return value
 
 
 class StageOptions(_Strict):

@@ -102,6 +102,7 @@ def gate(
     counts: Sequence[str],
     margins: Sequence[str] = (),
     rates: Mapping[str, Rate] | None = None,
+    guarded_by: Mapping[str, str] | None = None,
     policy: DisclosurePolicy | None = None,
 ) -> GatedTable:
     """Pass an aggregate table through disclosure control.
@@ -110,12 +111,17 @@ def gate(
     integer columns to protect; ``margins`` are the keys to add totals over (the
     gate computes them from the unrounded cells, so published totals and cells
     agree before rounding); ``rates`` are recomputed from the rounded counts.
+    ``guarded_by`` maps a count that describes people (money, bed days) to the count
+    of those people: it is suppressed wherever theirs is, so a total for one to seven
+    people is never shown, and then protected from subtraction like any count.
     The result has, for each count, a ``<count>_flag`` column: 'primary',
     'secondary' or NULL.
     """
     policy = policy or DisclosurePolicy()
     rates = dict(rates or {})
+    guarded_by = dict(guarded_by or {})
     _check_columns(name, table, keys, counts, margins, rates)
+    _check_guards(name, counts, guarded_by)
     cells = table.select(*keys, *[table[c].cast("int64").name(c) for c in counts])
     cube = _with_margins(cells, keys, counts, margins) if margins else cells
     if not policy.enabled:
@@ -134,7 +140,10 @@ def gate(
             for c in counts
         }
     ).cache()
-    for c in counts:
+    # The people counts settle first; the counts they guard then inherit their flags.
+    for c in sorted(counts, key=lambda c: c in guarded_by):
+        if c in guarded_by:
+            flagged = _inherit(flagged, c, guarded_by[c])
         flagged = _secondary(flagged, keys, c, margins)
     out = flagged.mutate(
         **{
@@ -174,6 +183,22 @@ def _check_columns(name, table, keys, counts, margins, rates) -> None:
                     f"disclosure gate for {name!r}: rate {rname!r} uses {c!r}, "
                     f"which is not a gated count {list(counts)}"
                 )
+
+
+def _check_guards(name, counts, guarded_by: Mapping[str, str]) -> None:
+    bad = {c: g for c, g in guarded_by.items() if c not in counts or g not in counts}
+    if bad:
+        raise KeyError(f"disclosure gate for {name!r}: guarded_by {bad} must name counts {counts}")
+    chained = [c for c, g in guarded_by.items() if g in guarded_by]
+    if chained:
+        raise KeyError(f"disclosure gate for {name!r}: guards of guards are not allowed: {chained}")
+
+
+def _inherit(flagged: ir.Table, count: str, guard: str) -> ir.Table:
+    """``count`` suppressed (secondary) wherever the count of its people is."""
+    flag, guard_flag = f"{count}{FLAG_SUFFIX}", f"{guard}{FLAG_SUFFIX}"
+    inherited = ibis.ifelse(flagged[guard_flag].notnull(), SECONDARY, ibis.null("string"))
+    return flagged.mutate(**{flag: flagged[flag].fill_null(inherited)}).cache()
 
 
 def _with_margins(cells: ir.Table, keys, counts, margins) -> ir.Table:

@@ -189,11 +189,19 @@ def test_run_with_unparsable_config_exits_2_naming_the_file(tmp_path):
 def test_audit_verify_intact_demo_workspace(demo_copy):
     lines = audit_lines(demo_copy)
     actions = [json.loads(line)["action"] for line in lines]
-    assert actions == ["stage:ingest", "stage:link", "stage:need", "stage:measure", "stage:publish"]
+    assert actions == [
+        "stage:ingest",
+        "stage:link",
+        "stage:need",
+        "stage:cost",
+        "stage:risk",
+        "stage:measure",
+        "stage:publish",
+    ]
     result = invoke("audit", "verify", "-w", demo_copy)
     assert result.exit_code == 0, result.output
     text = flat(result)
-    assert "intact" in text and "5 records" in text
+    assert "intact" in text and "7 records" in text
     assert json.loads(lines[-1])["hash"] in text
 
 
@@ -251,7 +259,7 @@ def test_demo_subprocess_publishes_only_safe_counts_and_verifies(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=420,
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
     published = ws / "published"

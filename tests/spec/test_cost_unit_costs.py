@@ -20,7 +20,7 @@ These run on DuckDB and on local Spark and must give the same pennies.
 
 from __future__ import annotations
 
-from openphm.cost.unit_costs import cost_by_unit, load_unit_costs
+from openphm.cost.unit_costs import cost_by_unit, load_unit_costs, with_gp_contacts
 from tests.spec.harness import assert_spec, load
 
 ENCOUNTERS = """
@@ -128,5 +128,42 @@ def test_pennies_are_rounded_half_up_once_per_encounter_and_year(duckdb_con, tmp
         community:1   | 2024/25        | 2          | test figure
         social_care:1 | 2023/24        | 1          | test figure
         social_care:1 | 2024/25        | 2          | test figure
+        """,
+    )
+
+
+
+def test_gp_care_is_priced_as_one_contact_per_person_and_day_with_coded_events(con):
+    # GP extracts hold coded events, not consultations. p1 has three codes on 1 May
+    # (one consultation) and one on 2 May; p2 has a code on a day an OMOP office visit
+    # (the gp encounter v1) already covers, so that day is not counted twice.
+    encounter = load(
+        con,
+        "encounter",
+        """
+        encounter_id | person_id | setting | provider_code | start_date | end_date   | is_emergency | treatment_function | attended
+        v1           | p2        | gp      | Z1            | 2024-05-01 | 2024-05-01 | F            |                    | T
+        """,
+    )
+    gp_event = load(
+        con,
+        "gp_event",
+        """
+        person_id | event_date | practice_code
+        p1        | 2024-05-01 | Z1
+        p1        | 2024-05-01 | Z1
+        p1        | 2024-05-01 |
+        p1        | 2024-05-02 | Z1
+        p2        | 2024-05-01 | Z1
+        """,
+        {"person_id": "string", "event_date": "date", "practice_code": "string"},
+    )
+    assert_spec(
+        with_gp_contacts(encounter, gp_event).select("encounter_id", "setting", "provider_code"),
+        """
+        encounter_id             | setting | provider_code
+        gp_contact:p1:2024-05-01 | gp      | Z1
+        gp_contact:p1:2024-05-02 | gp      | Z1
+        v1                       | gp      | Z1
         """,
     )

@@ -120,3 +120,40 @@ def test_totals_obey_the_same_rules_as_cells(con):
         Total | 2   | 50         |
         """,
     )
+
+
+def test_money_for_a_few_people_is_suppressed_with_their_count(con):
+    # Place A's cost is large, but it is the cost of 3 people: shown, it would tell
+    # anyone who knows one of them roughly what their care cost. It goes with their
+    # count, and B's cost goes too, or A's could be had from the total.
+    cells = load(
+        con,
+        "cells",
+        """
+        place | people | cost_pounds
+        A     | 3      | 90000
+        B     | 40     | 120000
+        C     | 52     | 150000
+        D     | 61     | 200000
+        """,
+        {"place": "string", "people": "int64", "cost_pounds": "int64"},
+    )
+    gated = gate(
+        "t",
+        cells,
+        keys=["place"],
+        counts=["people", "cost_pounds"],
+        margins=["place"],
+        guarded_by={"cost_pounds": "people"},
+    )
+    assert_spec(
+        gated.table,
+        """
+        place | people | people_flag | cost_pounds | cost_pounds_flag
+        A     |        | primary     |             | secondary
+        B     |        | secondary   |             | secondary
+        C     | 50     |             | 150000      |
+        D     | 60     |             | 200000      |
+        Total | 155    |             | 560000      |
+        """,
+    )

@@ -66,7 +66,15 @@ def test_a_stage_must_build_exactly_what_it_declares(ws):
 
 
 def test_unknown_stage_names_the_stages():
-    assert [s.name for s in STAGES] == ["ingest", "link", "need", "measure", "publish"]
+    assert [s.name for s in STAGES] == [
+        "ingest",
+        "link",
+        "need",
+        "cost",
+        "risk",
+        "measure",
+        "publish",
+    ]
     with pytest.raises(StageError, match="'measure', 'publish'"):
         select_stages(STAGES, "nope")
     assert [s.name for s in select_stages(STAGES, "publish")] == ["publish"]

@@ -55,6 +55,7 @@ __all__ = [
     "UnitCostsError",
     "cost_by_unit",
     "financial_year",
+    "with_gp_contacts",
     "load_unit_costs",
 ]
 
@@ -314,6 +315,52 @@ def cost_by_unit(
         lp,
         [rows.provider_code == lp.provider_code, rows.financial_year == lp.financial_year],
     )
+
+
+#: The encounter columns unit costing reads.
+PRICED_COLUMNS = (
+    "encounter_id",
+    "person_id",
+    "provider_code",
+    "setting",
+    "start_date",
+    "end_date",
+    "attended",
+    "treatment_function",
+    "is_emergency",
+)
+GP_CONTACT_PREFIX = "gp_contact:"
+UNKNOWN_PRACTICE = "Unknown practice"
+
+
+def with_gp_contacts(encounter: ir.Table, gp_event: ir.Table) -> ir.Table:
+    """The encounters, plus a GP contact for each day a person has coded GP events.
+
+    GP extracts carry coded observations, not consultations: a day with any coded
+    event for a person at a practice counts as one contact (the consultation the codes
+    were entered in), unless that person already has a GP encounter that day (an OMOP
+    office visit). Results filed without a consultation make this an overcount; the
+    unit-cost source labels the row as an approximation either way.
+    """
+    enc = encounter.select(*PRICED_COLUMNS)
+    g = gp_event.filter(gp_event.event_date.notnull())
+    # One practice a day, the same on every engine (the first code, if two recorded).
+    g = g.group_by("person_id", day=g.event_date).aggregate(practice=g.practice_code.min())
+    g = g.mutate(practice=g.practice.fill_null(UNKNOWN_PRACTICE))
+    seen = enc.filter(enc.setting == "gp").select(_p=enc.person_id, _d=enc.start_date)
+    g = g.anti_join(seen, [g.person_id == seen._p, g.day == seen._d])
+    contacts = g.select(
+        encounter_id=GP_CONTACT_PREFIX + g.person_id + ":" + g.day.cast("string"),
+        person_id=g.person_id,
+        provider_code=g.practice,
+        setting=ibis.literal("gp"),
+        start_date=g.day,
+        end_date=g.day,
+        attended=ibis.literal(True),
+        treatment_function=ibis.null("string"),
+        is_emergency=ibis.literal(False),
+    )
+    return enc.union(contacts.cast(enc.schema()))
 
 
 def _price(enc: ir.Table, table: ir.Table) -> ir.Table:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from openphm.cost import rollup as cost_rollup
 from openphm.disclosure import GatedTable, Rate, gate
 from openphm.measure import publication
 from openphm.need import summary as need_summary
+from openphm.risk import publication as risk_publication
 from openphm.runner import Stage, StageInput, StageOutput
 
 # Tables published when the workspace has them, with their cells and counts.
@@ -27,6 +29,11 @@ OPTIONAL = {
         keys=["source", "setting", "link_method"], counts=["encounters"], margins=["link_method"]
     ),
     need_summary.TABLE: need_summary.GATE,  # need by place and segment (the need stage)
+    # The cost stage: reconciliation, match rates per feed, cost by setting, place, IMD
+    # quintile and age band (see cost/rollup.py).
+    "cost_reconciliation": cost_rollup.RECONCILIATION_GATE,
+    "cost_match_rates": cost_rollup.MATCH_RATES_GATE,
+    **cost_rollup.GATES,
 }
 
 
@@ -47,6 +54,11 @@ def build(inp: StageInput) -> StageOutput:
     for name, spec in OPTIONAL.items():
         if name in inp.tables:
             published.append(gate(name, inp.tables[name], policy=policy, **spec))
+    # The risk stage's aggregates; their statistics travel as keys (risk/publication.py).
+    for name in risk_publication.TABLES:
+        if name in inp.tables:
+            spec = risk_publication.gate_spec(name, inp.tables[name].columns)
+            published.append(gate(name, inp.tables[name], policy=policy, **spec))
     # The indicators: one file each, and their statistics (see measure/publication.py).
     published.extend(publication.gated(inp.tables, policy))
     return StageOutput(published=published)
@@ -59,5 +71,5 @@ STAGE = Stage(
     outputs=(),
     build=build,
     publishes=True,
-    optional=("registered_population", *OPTIONAL, *publication.TABLES),
+    optional=("registered_population", *OPTIONAL, *publication.TABLES, *risk_publication.TABLES),
 )

@@ -1,0 +1,217 @@
+"""The cost stage's outputs: cost per encounter, per person-year, the unmatched bucket and
+the roll-ups the publish stage puts through the disclosure gate.
+
+- ``cost_encounter``: one row per encounter x financial year x resource x activity type
+  x basis (``ledger``: allocated from a provider's ledger; ``unit_cost``: priced from
+  the unit-cost table where the workspace has no ledger), in integer pence.
+- ``cost_person_year``: each person's cost in each financial year, and how much of it
+  came from ledgers and from unit costs: the risk stage's cost label reads this.
+- ``cost_unmatched``: cost of feed records matched to no encounter, by provider, year,
+  pool and feed; and records in no pool at all (pence 0) with the reason.
+- roll-ups by setting, place, IMD quintile and age band: people, total pounds, and (in
+  the gate) the mean per person. A person is counted once per year in each cell.
+
+Age is taken on the first day of the financial year (1 April); place and deprivation
+from the person's LSOA now (``Unknown`` without one).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from openphm import dates
+from openphm.cost.allocate import POOL
+from openphm.disclosure import Rate
+
+__all__ = [
+    "ENCOUNTER_COLUMNS",
+    "GATES",
+    "ROLLUPS",
+    "UNKNOWN",
+    "by_pool_encounter",
+    "encounter_costs",
+    "person_year",
+    "person_year_attributes",
+    "rollup",
+    "unmatched",
+]
+
+LEDGER, UNIT_COST = "ledger", "unit_cost"
+UNKNOWN = "Unknown"
+ENCOUNTER_COLUMNS = (
+    "encounter_id",
+    "person_id",
+    "provider_code",
+    "setting",
+    "financial_year",
+    "resource",
+    "activity_type",
+    "cost_pence",
+    "basis",
+)
+UNMATCHED_REASON = "no encounter matched the record (feed matching rules)"
+NO_POOL_REASON = "no ledger pool for the record's cost centre in its financial year"
+OUTSIDE_REASON = "outside every ledger financial year of its provider"
+
+
+def by_pool_encounter(allocated: ir.Table) -> ir.Table:
+    """Pence per pool, feed and encounter (encounter NULL: unmatched records)."""
+    a = allocated
+    return a.group_by(*POOL, "activity_type", "source", "encounter_id").aggregate(
+        pence=a.pence.sum().cast("int64"), records=a.count()
+    )
+
+
+def encounter_costs(
+    allocated: ir.Table, encounter: ir.Table, unit_costed: ir.Table | None
+) -> ir.Table:
+    """cost_encounter: ledger-allocated cost per encounter, and unit costs where no ledger.
+
+    ``allocated``: pence per record part and pool (``allocate.allocate``).
+    """
+    t = allocated.filter(allocated.encounter_id.notnull())
+    t = t.group_by(
+        "encounter_id", "provider_code", "financial_year", "resource", "activity_type"
+    ).aggregate(cost_pence=t.pence.sum().cast("int64"))
+    enc = encounter.select(_e=encounter.encounter_id, _p=encounter.person_id, _s=encounter.setting)
+    t = t.join(enc, t.encounter_id == enc._e).select(
+        "encounter_id",
+        person_id=enc._p,
+        provider_code=t.provider_code,
+        setting=enc._s,
+        financial_year=t.financial_year,
+        resource=t.resource,
+        activity_type=t.activity_type,
+        cost_pence=t.cost_pence,
+        basis=ibis.literal(LEDGER),
+    )
+    if unit_costed is None:
+        return t
+    u = unit_costed.select(*[unit_costed[c].cast(t.schema()[c]).name(c) for c in ENCOUNTER_COLUMNS])
+    return t.union(u)
+
+
+def person_year(cost_encounter: ir.Table) -> ir.Table:
+    """person_id, financial_year, cost_pence, ledger_pence, unit_cost_pence."""
+    c = cost_encounter
+    return c.group_by("person_id", "financial_year").aggregate(
+        cost_pence=c.cost_pence.sum().cast("int64"),
+        ledger_pence=c.cost_pence.sum(where=c.basis == LEDGER).fill_null(0).cast("int64"),
+        unit_cost_pence=c.cost_pence.sum(where=c.basis == UNIT_COST).fill_null(0).cast("int64"),
+    )
+
+
+def unmatched(allocated: ir.Table, no_pool: ir.Table, outside: ir.Table) -> ir.Table:
+    """cost_unmatched: provider, year, pool, feed, reason, records, pence."""
+    t = by_pool_encounter(allocated.filter(allocated.encounter_id.isnull()))
+    costed = t.select(
+        *POOL,
+        "activity_type",
+        feed=t.source,
+        reason=ibis.literal(UNMATCHED_REASON),
+        records=t.records.cast("int64"),
+        pence=t.pence,
+    )
+    n = no_pool.group_by("provider_code", "financial_year", "cost_centre", feed=no_pool.source)
+    n = n.aggregate(records=no_pool.count())
+    n = n.select(
+        "provider_code",
+        "financial_year",
+        "cost_centre",
+        resource=ibis.null("string"),
+        activity_type=ibis.null("string"),
+        feed=n.feed,
+        reason=ibis.literal(NO_POOL_REASON),
+        records=n.records.cast("int64"),
+        pence=ibis.literal(0, "int64"),
+    )
+    o = outside.group_by("provider_code", feed=outside.source).aggregate(records=outside.count())
+    o = o.select(
+        "provider_code",
+        financial_year=ibis.null("string"),
+        cost_centre=ibis.null("string"),
+        resource=ibis.null("string"),
+        activity_type=ibis.null("string"),
+        feed=o.feed,
+        reason=ibis.literal(OUTSIDE_REASON),
+        records=o.records.cast("int64"),
+        pence=ibis.literal(0, "int64"),
+    )
+    return costed.union(n).union(o)
+
+
+def person_year_attributes(
+    cost_person_year: ir.Table, person: ir.Table, lsoa: ir.Table | None
+) -> ir.Table:
+    """Each person-year's cost with place, IMD quintile and age band."""
+    p = person.select(
+        _p=person.person_id,
+        _yob=person.year_of_birth,
+        _mob=person.month_of_birth,
+        _lsoa=person.lsoa_code,
+    )
+    t = cost_person_year.left_join(p, cost_person_year.person_id == p._p)
+    if lsoa is not None:
+        areas = lsoa.select(_l=lsoa.lsoa_code, _place=lsoa.place_code, _imd=lsoa.imd_decile)
+        t = t.left_join(areas, t._lsoa == areas._l)
+        place = t._place.fill_null(UNKNOWN)
+        quintile = ((t._imd.cast("int64") + 1) // 2).cast("string").fill_null(UNKNOWN)
+    else:
+        place, quintile = ibis.literal(UNKNOWN), ibis.literal(UNKNOWN)
+    first = t.financial_year.substr(0, 4).cast("int64")
+    age = dates.age_on(t._yob, t._mob.fill_null(1), ibis.date(first, 4, 1))
+    band = ibis.ifelse(t._yob.isnull(), UNKNOWN, dates.esp2013_band(age).fill_null(UNKNOWN))
+    return t.select(
+        "person_id",
+        "financial_year",
+        "cost_pence",
+        place_code=place,
+        imd_quintile=quintile,
+        age_band=band,
+    )
+
+
+def rollup(t: ir.Table, key: str) -> ir.Table:
+    """financial_year, key, people, cost_pounds (whole pounds, for the gate)."""
+    return t.group_by("financial_year", key).aggregate(
+        people=t.person_id.nunique().cast("int64"),
+        cost_pounds=((t.cost_pence.sum() + 50) // 100).cast("int64"),
+    )
+
+
+#: Published roll-ups: table -> the attribute it is by.
+ROLLUPS = {
+    "cost_by_setting": "setting",
+    "cost_by_place": "place_code",
+    "cost_by_imd_quintile": "imd_quintile",
+    "cost_by_age_band": "age_band",
+}
+_MEAN = {"mean_cost_pounds": Rate("cost_pounds", "people", per=1)}
+#: How the publish stage gates each: people and pounds are both protected as counts
+#: (rounded, small values suppressed), pounds also wherever their people are, and the
+#: mean recomputed from the rounded figures.
+#: A person falls in one place, quintile and band a year, so those have totals; a
+#: person can use many settings, so people by setting do not add up and get none.
+GATES = {
+    name: {
+        "keys": ["financial_year", key],
+        "counts": ["people", "cost_pounds"],
+        "margins": [] if key == "setting" else [key],
+        "rates": _MEAN,
+        "guarded_by": {"cost_pounds": "people"},  # no cost for one to seven people
+    }
+    for name, key in ROLLUPS.items()
+}
+#: The reconciliation statement: money lines of a provider, not counts of patients, but
+#: the gate is the only way out; pence are rounded to 5 and small values suppressed.
+RECONCILIATION_GATE = {
+    "keys": ["provider_code", "financial_year", "step", "line"],
+    "counts": ["pence"],
+}
+#: Match rates per feed: rows matched by each rule, and the share of the feed's rows.
+MATCH_RATES_GATE = {
+    "keys": ["provider_code", "source", "match_rule"],
+    "counts": ["rows", "feed_rows"],
+    "rates": {"percent": Rate("rows", "feed_rows")},
+}

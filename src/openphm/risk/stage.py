@@ -1,0 +1,515 @@
+"""The risk stage: who is at risk of an emergency admission or death, ranked by need.
+
+1. Index dates (``choose_dates``): the **test** date, the latest 1 April (else month)
+   whose 12 months of follow-up the data cover; **training** dates, the latest
+   ``training_index_dates`` months whose follow-up ends by the test date and with
+   ``min_history_months`` of data before them (temporal validation: never a random
+   split of one window); the **scoring** date, the first of the month after the data.
+2. Features at every date (``risk.features``), the outcome (``risk.labels``).
+3. The need model (``risk.model``) fitted on the training dates, pulled into pandas,
+   validated on the test date (``risk_performance``, ``risk_calibration``), then
+   scored in the engine at the scoring date with each person's three main factors and
+   tier (``risk_score``, ``risk_tiers``).
+4. The equity audit (``risk.equity``): the same features fitted to next year's cost
+   (from ``cost_person_year``, when the workspace has costs), both ranked on the test
+   date against where need fell (``equity_audit``, ``equity_conditions``).
+5. Fair shares (``risk.fair_shares``) by place and practice from the scores.
+
+Only aggregates go to the publish stage's gate; ``risk_score`` holds pseudonymised
+ids for the care-team view and never leaves the warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from openphm import codelists, engine
+from openphm.config import RiskOptions
+from openphm.measure import definitions as measure_definitions
+from openphm.measure.periods import financial_year, financial_year_of
+from openphm.need import core20plus5, records, segments
+from openphm.need.matching import code_categories
+from openphm.need.stage import FLAGGED, SCORED
+from openphm.risk import equity, labels, tiers
+from openphm.risk import fair_shares as shares
+from openphm.risk import model as M
+from openphm.risk import performance as perf
+from openphm.risk import publication as pub
+from openphm.risk.features import (
+    INDEX_DATE,
+    NeedDefinitions,
+    add_months,
+    feature_table,
+    index_table,
+    load_features,
+    need_on,
+    prior_use,
+)
+from openphm.runner import Stage, StageError, StageInput, StageOutput
+
+__all__ = ["OUTPUTS", "STAGE", "build", "choose_dates"]
+
+SCORE = "risk_score"
+MODEL = "risk_model"
+#: The test window's people with their predictions and outcomes (row level, for
+#: analysts and for checking the model against a truth; never published).
+VALIDATION = "risk_validation"
+OUTPUTS = (SCORE, MODEL, VALIDATION, *pub.TABLES)
+#: Without costs, the budget fair shares divide (pounds).
+DEFAULT_BUDGET_POUNDS = 100_000_000
+#: A month counts as covered by the data once it has this share of the median month's
+#: encounters: the first weeks of an extract, or a stray old record, do not.
+COVERED_MONTH_SHARE = 0.1
+SCORE_COLUMNS = {
+    "person_id": "string",
+    "index_date": "date",
+    "practice_code": "string",
+    "probability": "float64",
+    "tier": "string",
+    "rank": "int64",
+    "factor_1": "string",
+    "factor_2": "string",
+    "factor_3": "string",
+}
+
+
+@dataclass(frozen=True)
+class Dates:
+    training: tuple[dt.date, ...]
+    test: dt.date
+    scoring: dt.date
+
+
+def first_of_next_month(day: dt.date) -> dt.date:
+    return add_months(day.replace(day=1), 1)
+
+
+def choose_dates(data_start: dt.date, data_end: dt.date, options: RiskOptions) -> Dates:
+    """The index dates, from the first and last days the data cover."""
+    scoring = options.index_date or first_of_next_month(data_end)
+    covered = first_of_next_month(data_end)  # a follow-up ending here is complete
+    if options.test_index_date is not None:
+        test = options.test_index_date
+        if add_months(test, labels.FOLLOW_UP_MONTHS) > covered:
+            raise StageError(
+                f"[stages.risk] test_index_date {test.isoformat()}: its 12-month follow-up "
+                f"runs past the end of the data ({data_end.isoformat()})"
+            )
+    else:
+        latest = add_months(covered, -labels.FOLLOW_UP_MONTHS)
+        april = dt.date(financial_year_of(latest), 4, 1)
+        test = april if april >= data_start else latest
+    earliest = add_months(data_start.replace(day=1), options.min_history_months)
+    if data_start.day != 1:
+        earliest = add_months(earliest, 1)
+    candidates = []
+    d = add_months(test, -labels.FOLLOW_UP_MONTHS)
+    while d >= earliest and len(candidates) < options.training_index_dates:
+        candidates.append(d)
+        d = add_months(d, -1)
+    if not candidates:
+        raise StageError(
+            f"the risk stage needs training index dates at least {options.min_history_months} "
+            f"months after the data start ({data_start.isoformat()}) whose 12-month follow-up "
+            f"ends by the test index date ({test.isoformat()}); the data are too short. "
+            "Load more years, or lower [stages.risk] min_history_months"
+        )
+    return Dates(tuple(sorted(candidates)), test, scoring)
+
+
+def data_start(encounter: ir.Table) -> dt.date | None:
+    """The first month with at least ``COVERED_MONTH_SHARE`` of a median month's encounters."""
+    months = encounter.group_by(m=encounter.start_date.truncate("M")).aggregate(n=encounter.count())
+    frame = months.filter(months.m.notnull()).execute().sort_values("m")
+    if frame.empty:
+        return None
+    enough = frame[frame.n >= COVERED_MONTH_SHARE * frame.n.median()]
+    return pd.Timestamp(enough.m.iloc[0]).date()
+
+
+def _need_definitions(inp: StageInput) -> NeedDefinitions:
+    folder: Path | None = inp.config.stages.need.codelists
+    if folder is not None and not folder.is_absolute() and inp.workspace is not None:
+        folder = inp.workspace.root / folder
+
+    def definition(name: str):
+        if folder is not None and name in codelists.available(folder):
+            return codelists.load(name, folder)
+        return codelists.load(name)
+
+    loaded = {name: definition(name) for name in dict.fromkeys(SCORED + FLAGGED)}
+    plus = inp.config.stages.need.plus_groups
+    plus = None if plus is None else {n: g.model_dump() for n, g in plus.items()}
+    return NeedDefinitions(
+        [loaded[n] for n in SCORED],
+        [loaded[n] for n in FLAGGED],
+        segments.load(),
+        core20plus5.load(None, plus),
+    )
+
+
+def _ethnic_groups() -> measure_definitions.CodeList:
+    """The measure stage's ethnic groups, so both stages group people alike."""
+    return measure_definitions.load().codelists["ethnic_groups"]
+
+
+class _Scratch:
+    """Scratch tables of one run, dropped newest first when the stage has committed."""
+
+    def __init__(self, con):
+        self.con, self.names, self.tag = con, [], uuid.uuid4().hex[:8]
+
+    def keep(self, name: str, table: ir.Table) -> ir.Table:
+        physical = f"_risk_{name}_{self.tag}"
+        self.names.append(physical)
+        return engine.scratch_table(self.con, physical, table)
+
+    def drop(self) -> None:
+        for name in reversed(self.names):
+            engine.drop_scratch(self.con, name)
+
+
+def build(inp: StageInput) -> StageOutput:
+    options = inp.config.stages.risk
+    t = inp.tables
+    con = inp.workspace.con if inp.workspace is not None else t["person"]._find_backend()
+    scratch = _Scratch(con)
+    try:
+        tables, counts = _build(inp, options, t, scratch)
+    except Exception:
+        scratch.drop()
+        raise
+    return StageOutput(tables=tables, counts={"risk": counts}, cleanup=[scratch.drop])
+
+
+def _build(inp, options: RiskOptions, t, scratch: _Scratch):
+    encounter, person, gp_event, lsoa = (
+        t["encounter"],
+        t["person"],
+        t.get("gp_event"),
+        t.get("lsoa"),
+    )
+    end = records.end_of_data(encounter, gp_event)
+    start = data_start(encounter)
+    if end is None or start is None:
+        raise StageError("the risk stage found no dated encounters to set index dates from")
+    dates = choose_dates(start, end, options)
+    cuts = tiers.check(options.tiers) if options.tiers else tiers.default_cuts()
+    need_defs = _need_definitions(inp)
+    ltc = next(d for d in need_defs.flagged if d.name == "ltc")
+    features = load_features(ltc)
+    ltc_flags = [f.name for f in features if f.name.startswith("ltc_") and f.kind == "binary"]
+
+    # Only records some definition matches, and admitted care (the need table's
+    # emergency admissions): the need query runs once per index date.
+    coded = records.coded_records(t["diagnosis"], encounter, gp_event)
+    codes = code_categories(
+        coded.select("code", "code_system").distinct(), [*need_defs.scored, *need_defs.flagged]
+    )
+    coded = scratch.keep(
+        "records",
+        coded.semi_join(codes.select("code", "code_system").distinct(), ["code", "code_system"]),
+    )
+    apc = scratch.keep("apc", encounter.filter(encounter.setting == "apc"))
+    follow_up_end = add_months(dates.test, labels.FOLLOW_UP_MONTHS)
+    all_dates = sorted({*dates.training, dates.test, dates.scoring})
+    need_by_date = {
+        d: scratch.keep(
+            f"need_{d:%Y%m}", need_on(coded, person, lsoa, apc, d - dt.timedelta(1), need_defs)
+        )
+        for d in all_dates
+    }
+    if follow_up_end == dates.scoring:
+        after = need_by_date[dates.scoring]
+    else:
+        after = scratch.keep(
+            "need_after",
+            need_on(coded, person, lsoa, apc, follow_up_end - dt.timedelta(1), need_defs),
+        )
+    use = scratch.keep("use", prior_use(encounter, gp_event, index_table(all_dates)))
+    groups = _ethnic_groups()
+    table = feature_table(need_by_date, person, t["registration"], lsoa, use, ltc_flags, groups)
+    labelled_dates = [*dates.training, dates.test]
+    outcomes = labels.outcome(encounter, person, labelled_dates)
+    table = scratch.keep("features", labels.with_outcome(table, outcomes))
+
+    # Fit on the training dates (a sample of people if there are too many rows).
+    train = table.filter(table[INDEX_DATE].isin(list(dates.training)))
+    train_frame = _sample(train, options.max_training_rows).to_pandas()
+    try:
+        need_model = M.fit(train_frame, labels.OUTCOME, features, name="need")
+    except ValueError as exc:  # e.g. nobody (or everybody) had the outcome
+        raise StageError(f"risk: {exc}") from None
+
+    # Validate on the test date: scored in the engine, as everyone will be.
+    at_test = table.filter(table[INDEX_DATE] == dates.test)
+    at_test = _with_place(at_test, person, lsoa)
+    test_scored = M.scored(at_test, need_model).rename(probability="prediction")
+    test_cols = [
+        "person_id",
+        "probability",
+        labels.OUTCOME,
+        "practice_code",
+        "place_code",
+        *perf.GROUP_TYPES[:-1],
+    ]
+    test_frame = test_scored.select(*dict.fromkeys(test_cols)).to_pandas()
+    # One order on every engine: ties in the rankings below go by person_id.
+    test_frame = test_frame.sort_values("person_id", ignore_index=True)
+    performance = perf.performance_table(test_frame, cuts, prediction="probability")
+    performance.insert(0, "model", "need")
+    calibration = perf.calibration_table(test_frame, prediction="probability")
+    calibration.insert(0, "model", "need")
+
+    # The equity audit: the same features, fitted to next year's cost.
+    cost_model, audit_scores = None, {"need": "probability"}
+    cost_table = t.get("cost_person_year")
+    cost_note = "not fitted: the workspace has no cost_person_year (run the cost stage)"
+    april_dates = [d for d in dates.training if (d.month, d.day) == (4, 1)]
+    if cost_table is not None and april_dates and (dates.test.month, dates.test.day) == (4, 1):
+        cost_rows = ibis.union(*(labels.next_year_cost(table, cost_table, d) for d in april_dates))
+        cost_frame = _sample(cost_rows, options.max_training_rows).to_pandas()
+        if cost_frame[labels.COST].sum() > 0:
+            cost_model = M.fit(
+                cost_frame,
+                labels.COST,
+                features,
+                name="cost",
+                link="log",
+                terms=need_model_terms_for(need_model),
+            )
+            cost_pred = M.scored(at_test, cost_model).select("person_id", "prediction")
+            test_frame = test_frame.merge(
+                cost_pred.to_pandas().rename(columns={"prediction": "predicted_cost"}),
+                on="person_id",
+                how="left",
+                validate="one_to_one",
+            )
+            audit_scores["cost"] = "predicted_cost"
+            cost_note = (
+                f"fitted on {len(cost_frame)} rows at {[d.isoformat() for d in april_dates]}"
+            )
+    elif cost_table is not None:
+        cost_note = "not fitted: next-year cost needs 1 April training and test index dates"
+    active = after.select(_p=after.person_id, active_conditions=after.ltc_count.cast("float64"))
+    active = active.to_pandas().rename(columns={"_p": "person_id"})
+    test_frame = test_frame.merge(active, on="person_id", how="left")
+    test_frame["active_conditions"] = test_frame.active_conditions.fillna(0.0)
+    audit = equity.audit_table(test_frame, audit_scores, cuts)
+    conditions = equity.conditions_by_percentile(test_frame, audit_scores)
+
+    # Score everyone at the scoring date, in the engine.
+    at_score = table.filter(table[INDEX_DATE] == dates.scoring)
+    scored = M.scored(at_score, need_model).rename(probability="prediction")
+    scored = tiers.ranked(scored, "probability", cuts)
+    risk_score = scratch.keep(
+        "score",
+        scored.select(**{c: scored[c].cast(k) for c, k in SCORE_COLUMNS.items()}),
+    )
+    by_segment = (
+        risk_score.join(at_score.select("person_id", "segment"), "person_id")
+        .group_by(["tier", "segment"])
+        .aggregate(people=ibis._.count())
+    )
+
+    # Fair shares from the scores, beside the costing's latest year.
+    cells = risk_score.join(at_score.select("person_id", "age_band", "sex"), "person_id")
+    cells = _with_place(cells, person, lsoa)
+    cells = (
+        cells.group_by(["place_code", "practice_code", "age_band", "sex"])
+        .aggregate(people=ibis._.count(), need=ibis._.probability.sum())
+        .to_pandas()
+    )
+    spend, spend_year = _spend(cost_table, risk_score, person, lsoa, dates.scoring)
+    budget_pence = (
+        options.budget_pounds * 100
+        if options.budget_pounds
+        else int(spend[spend.level == "place"].actual_spend_pence.sum())
+        if spend is not None and len(spend)
+        else DEFAULT_BUDGET_POUNDS * 100
+    )
+    shocked = shares.shock_target(cells, options.shock_place)
+    fair = shares.fair_shares(cells, spend, budget_pence, shocked, options.shock_uplift)
+
+    models = pd.concat(
+        [M.to_frame(m) for m in (need_model, cost_model) if m is not None], ignore_index=True
+    )
+    tables = {
+        SCORE: risk_score,
+        MODEL: _memtable(models, M.COLUMNS),
+        VALIDATION: _frame_table(_validation(test_frame, dates.test)),
+        pub.PERFORMANCE: _frame_table(performance),
+        pub.CALIBRATION: _frame_table(calibration),
+        pub.TIERS: by_segment.mutate(people=by_segment.people.cast("int64")),
+        pub.EQUITY: _frame_table(audit),
+        pub.CONDITIONS: _frame_table(conditions),
+        pub.FAIR_SHARES: _frame_table(_with_pounds(fair)),
+    }
+    overall = performance[performance.group_type == perf.OVERALL].iloc[0]
+    counts = {
+        "index_dates": {
+            "training": [d.isoformat() for d in dates.training],
+            "test": dates.test.isoformat(),
+            "scoring": dates.scoring.isoformat(),
+        },
+        "training_rows": len(train_frame),
+        "test": {k: _round(overall[k]) for k in ("auroc", "calibration_slope", "brier")},
+        "cost_model": cost_note,
+        "budget_pence": budget_pence,
+        "shock": {"place": shocked, "uplift": options.shock_uplift},
+        "spend_year": spend_year,
+        "tiers": list(tiers.names(cuts)),
+    }
+    return tables, counts
+
+
+def _validation(frame: pd.DataFrame, test: dt.date) -> pd.DataFrame:
+    out = frame.copy()
+    if "predicted_cost" not in out.columns:
+        out["predicted_cost"] = np.nan
+    out.insert(1, INDEX_DATE, pd.Timestamp(test))
+    out[labels.OUTCOME] = out[labels.OUTCOME].astype(bool)
+    return out
+
+
+def need_model_terms_for(model: M.RiskModel) -> tuple[M.Term, ...]:
+    """The need model's terms (knots, levels), unfitted: the cost model uses the same."""
+    return tuple(
+        M.Term(
+            t.feature,
+            t.name,
+            t.kind,
+            t.label,
+            index=t.index,
+            level=t.level,
+            knots=t.knots,
+            transform=t.transform,
+            cap=t.cap,
+        )
+        for t in model.terms
+    )
+
+
+def _round(value) -> float | None:
+    return None if pd.isna(value) else round(float(value), 4)
+
+
+def _sample(table: ir.Table, limit: int) -> ir.Table:
+    """At most about ``limit`` rows: whole people, chosen by a hash of their id."""
+    n = table.count().execute()
+    if n <= limit:
+        return table
+    keep = max(1, int(1000 * limit / n))
+    return table.filter((table.person_id.hash().abs() % 1000) < keep)
+
+
+def _with_place(t: ir.Table, person: ir.Table, lsoa: ir.Table | None) -> ir.Table:
+    """``t`` plus ``place_code``: where the person lives (their LSOA's place), else Unknown."""
+    if lsoa is None:
+        return t.mutate(place_code=ibis.literal("Unknown"))
+    homes = person.select(_p=person.person_id, _l=person.lsoa_code)
+    places = lsoa.select(_lsoa=lsoa.lsoa_code, _place=lsoa.place_code)
+    lookup = homes.left_join(places, homes._l == places._lsoa).select("_p", "_place")
+    joined = t.left_join(lookup, t.person_id == lookup._p)
+    return joined.mutate(place_code=joined._place.fill_null("Unknown")).drop("_p", "_place")
+
+
+def _spend(cost_table, risk_score, person, lsoa, scoring: dt.date):
+    """Actual spend by place and practice in the latest costed financial year before scoring."""
+    if cost_table is None:
+        return None, None
+    year = financial_year(financial_year_of(scoring) - 1).label
+    costs = cost_table.filter(cost_table.financial_year == year)
+    per_person = costs.group_by("person_id").aggregate(pence=costs.cost_pence.sum())
+    homes = person.select("person_id", "lsoa_code")
+    if lsoa is not None:
+        homes = homes.left_join(lsoa.select("lsoa_code", "place_code"), "lsoa_code")
+        place = homes.place_code.fill_null("Unknown")
+    else:
+        place = ibis.literal("Unknown")
+    homes = homes.select("person_id", place_code=place)
+    practices = risk_score.select("person_id", "practice_code")
+    t = per_person.left_join(homes, "person_id").left_join(practices, "person_id")
+    frame = t.select(
+        "pence",
+        place_code=t.place_code.fill_null("Unknown"),
+        practice_code=t.practice_code.fill_null("Unknown"),
+    ).to_pandas()
+    parts = []
+    for level in shares.LEVELS:
+        s = frame.groupby(f"{level}_code").pence.sum().reset_index()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "level": level,
+                    "code": s[f"{level}_code"],
+                    "actual_spend_pence": s.pence.astype("int64"),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True), year
+
+
+def _with_pounds(fair: pd.DataFrame) -> pd.DataFrame:
+    out = fair.copy()
+    for c in ("fair_share", "actual_spend", "shock_fair_share", "shock_change"):
+        pence = out[f"{c}_pence"].astype("int64")
+        out[f"{c}_pounds"] = np.floor((pence + 50) / 100).astype("int64")
+    for c in ("age_sex_index", "needs_index", "need_adjustment"):
+        out[c] = out[c].round(4)
+    # An area of a handful of people: its figures would describe them; left blank.
+    small = out.people < perf.MIN_EVENTS
+    out.loc[small, ["age_sex_index", "needs_index", "need_adjustment"]] = np.nan
+    for c in ("fair_share", "actual_spend", "shock_fair_share", "shock_change"):
+        out[f"{c}_pounds"] = out[f"{c}_pounds"].astype("Int64").mask(small)
+    return out
+
+
+def _frame_table(frame: pd.DataFrame) -> ir.Table:
+    """A pandas aggregate as a table with its schema given (Spark needs one for NULL columns)."""
+    schema = {}
+    for c in frame.columns:
+        kind = frame[c].dtype
+        if pd.api.types.is_bool_dtype(kind):
+            schema[c] = "boolean"
+        elif pd.api.types.is_datetime64_any_dtype(kind):
+            schema[c] = "date"
+        elif pd.api.types.is_integer_dtype(kind):
+            schema[c] = "int64"
+        elif pd.api.types.is_float_dtype(kind):
+            schema[c] = "float64"
+            frame = frame.assign(**{c: frame[c].round(6)})
+        else:
+            schema[c] = "string"
+            frame = frame.assign(**{c: frame[c].astype("object").where(frame[c].notna(), None)})
+    return ibis.memtable(frame, schema=ibis.schema(schema))
+
+
+def _memtable(frame: pd.DataFrame, schema: dict) -> ir.Table:
+    frame = frame[list(schema)].copy()
+    for c, kind in schema.items():
+        if kind == "string":
+            frame[c] = frame[c].astype("object").where(frame[c].notna(), None)
+    return ibis.memtable(frame, schema=ibis.schema(schema))
+
+
+STAGE = Stage(
+    name="risk",
+    description=(
+        "12-month emergency admission or death risk (features at monthly index dates, "
+        "temporal validation, penalised spline regression scored in the engine), tiers, "
+        "the equity audit of a cost label against need, and fair shares"
+    ),
+    inputs=("person", "registration", "encounter", "diagnosis"),
+    outputs=OUTPUTS,
+    build=build,
+    optional=("gp_event", "lsoa", "cost_person_year"),
+)
