@@ -28,7 +28,6 @@ from tests.e2e.test_report import (
     colour_share,
     count_cells,
     demo_workspace,
-    launch,
     person_ids,
     practice_ids,
     unsafe_count_cells,
@@ -96,16 +95,6 @@ def _practices(root):
         return ws.table("risk_score").practice_code.execute()
     finally:
         ws.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 class Visit:

@@ -29,15 +29,6 @@ from openphm.workspace import Workspace
 
 PEOPLE = 2_000
 SEED = 5
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 COUNT_CELL = re.compile(r'<td class="count( suppressed)?"[^>]*>([^<]*)</td>')
 HEX64 = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 
@@ -195,10 +186,6 @@ def ink_share(png: bytes) -> float:
     return ink / (width * height)
 
 
-def launch(playwright):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-
 # --- the tests ----------------------------------------------------------------------------------
 
 
@@ -212,16 +199,6 @@ def report_file(workspace) -> Path:
     path = workspace / "reports" / "report.html"
     assert path.exists()
     return path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

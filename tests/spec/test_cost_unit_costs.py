@@ -132,7 +132,6 @@ def test_pennies_are_rounded_half_up_once_per_encounter_and_year(duckdb_con, tmp
     )
 
 
-
 def test_gp_care_is_priced_as_one_contact_per_person_and_day_with_coded_events(con):
     # GP extracts hold coded events, not consultations. p1 has three codes on 1 May
     # (one consultation) and one on 2 May; p2 has a code on a day an OMOP office visit

@@ -50,26 +50,17 @@ def term_names(feature: str, knots: Sequence[float]) -> list[str]:
 
 def basis_numpy(x: np.ndarray, knots: Sequence[float]) -> np.ndarray:
     """The basis terms as columns (n x (k - 1)); just x when there are no knots."""
-    x = np.asarray(x, dtype=float)
-    columns = [x]
-    k = len(knots)
-    if k >= 3:
-        t = [float(v) for v in knots]
-        scale = (t[-1] - t[0]) ** 2
-        last, before = t[-1], t[-2]
-        for j in range(k - 2):
-            term = (
-                _cube_np(x - t[j])
-                - _cube_np(x - before) * (last - t[j]) / (last - before)
-                + _cube_np(x - last) * (before - t[j]) / (last - before)
-            )
-            columns.append(term / scale)
-    return np.column_stack(columns)
+    return np.column_stack(_terms(np.asarray(x, dtype=float), knots, _cube_np))
 
 
 def basis_expr(x: ir.NumericValue, knots: Sequence[float]) -> list[ir.FloatingValue]:
     """The same basis terms as engine expressions, in the same order."""
-    x = x.cast("float64")
+    return _terms(x.cast("float64"), knots, _cube_expr)
+
+
+def _terms(x, knots: Sequence[float], cube) -> list:
+    """x, then one restricted cubic term per knot but the last two (one formula, so the
+    model fitted in numpy and scored in the engine cannot drift apart)."""
     terms = [x]
     k = len(knots)
     if k >= 3:
@@ -78,9 +69,9 @@ def basis_expr(x: ir.NumericValue, knots: Sequence[float]) -> list[ir.FloatingVa
         last, before = t[-1], t[-2]
         for j in range(k - 2):
             term = (
-                _cube_expr(x - t[j])
-                - _cube_expr(x - before) * ((last - t[j]) / (last - before))
-                + _cube_expr(x - last) * ((before - t[j]) / (last - before))
+                cube(x - t[j])
+                - cube(x - before) * ((last - t[j]) / (last - before))
+                + cube(x - last) * ((before - t[j]) / (last - before))
             )
             terms.append(term / scale)
     return terms

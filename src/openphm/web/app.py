@@ -29,7 +29,7 @@ from typing import Any
 
 import jinja2
 import pandas as pd
-from fastapi import FastAPI, Form, Request
+from fastapi import Depends, FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
@@ -56,6 +56,16 @@ from openphm.web.security import (
     session_key,
 )
 from openphm.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    """Filters and paging of a table page or API call."""
+
+    filters: filters.Filters
+    limit: int
+    offset: int
+
 
 log = logging.getLogger("openphm.web")
 access_log = logging.getLogger("openphm.web.access")
@@ -454,27 +464,30 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
             ]
         }
 
-    def _limits(limit: int, offset: int) -> None:
-        if not 1 <= limit <= filters.MAX_LIMIT:
-            raise HTTPException(400, f"limit must be from 1 to {filters.MAX_LIMIT}; got {limit}")
-        if offset < 0:
-            raise HTTPException(400, f"offset must be 0 or more; got {offset}")
-
-    @app.get("/tables/{name}", response_class=HTMLResponse)
-    def table_page(
-        request: Request,
-        name: str,
+    def table_query(
         place: str | None = None,
         practice: str | None = None,
         period: str | None = None,
         group: str | None = None,
         limit: int = PAGE_ROWS,
         offset: int = 0,
+    ) -> TableQuery:
+        """The query string of a table page or API call, checked (a 400 says what is wrong)."""
+        if not 1 <= limit <= filters.MAX_LIMIT:
+            raise HTTPException(400, f"limit must be from 1 to {filters.MAX_LIMIT}; got {limit}")
+        if offset < 0:
+            raise HTTPException(400, f"offset must be 0 or more; got {offset}")
+        return TableQuery(form_filters(place, practice, period, group), limit, offset)
+
+    @app.get("/tables/{name}", response_class=HTMLResponse)
+    def table_page(
+        request: Request,
+        name: str,
+        q: TableQuery = Depends(table_query),  # noqa: B008 (FastAPI's idiom)
     ):
         user_of(request)
-        _limits(limit, offset)
+        f, limit, offset = q.filters, q.limit, q.offset
         pt = table_or_404(name)
-        f = form_filters(place, practice, period, group)
         rows = filtered(pt, f)
         sub = PublishedTable(pt.name, rows.reset_index(drop=True), pt.decisions)
         blocks = cached(("table", name, tuple(sorted(f.given().items()))), lambda: generic(sub))
@@ -499,16 +512,10 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
     def api_table(
         request: Request,
         name: str,
-        place: str | None = None,
-        practice: str | None = None,
-        period: str | None = None,
-        group: str | None = None,
-        limit: int = PAGE_ROWS,
-        offset: int = 0,
+        q: TableQuery = Depends(table_query),  # noqa: B008 (FastAPI's idiom)
     ):
         user_of(request)
-        _limits(limit, offset)
-        f = form_filters(place, practice, period, group)
+        f, limit, offset = q.filters, q.limit, q.offset
 
         def answer() -> bytes:
             pt = table_or_404(name)

@@ -13,9 +13,12 @@ the dashboard never holds DuckDB's file lock while ``openphm run`` needs it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from openphm.disclosure import FLAG_SUFFIX, gate
@@ -50,50 +53,49 @@ class CohortList:
     total: int
 
 
-def care_team_list(root: Path, practice: str) -> CohortList:
+@contextmanager
+def _risk_scores(root: Path) -> Iterator[tuple[Workspace, ir.Table]]:
+    """The risk stage's scores, read under the warehouse lock; the workspace closed after."""
     with _warehouse:
         ws = Workspace(root)
         try:
             if not ws.has(RISK_TABLE):
                 raise NotRun("the risk stage has not run in this workspace: no cohort yet")
-            t = ws.table(RISK_TABLE)
-            mine = t.filter(t.practice_code == practice)
-            total = int(mine.count().execute())
-            columns = tuple(c for c in LIST_COLUMNS if c in t.columns)
-            frame = (
-                mine.select(*columns)
-                .order_by(*(["rank"] if "rank" in columns else []), "person_id")
-                .limit(MAX_LIST)
-                .execute()
-            )
+            yield ws, ws.table(RISK_TABLE)
         finally:
             ws.close()
+
+
+def care_team_list(root: Path, practice: str) -> CohortList:
+    with _risk_scores(root) as (_, t):
+        mine = t.filter(t.practice_code == practice)
+        total = int(mine.count().execute())
+        columns = tuple(c for c in LIST_COLUMNS if c in t.columns)
+        frame = (
+            mine.select(*columns)
+            .order_by(*(["rank"] if "rank" in columns else []), "person_id")
+            .limit(MAX_LIST)
+            .execute()
+        )
     rows = [tuple(_cell(v) for v in r) for r in frame.itertuples(index=False)]
     return CohortList(practice, columns, rows, total)
 
 
 def cohort_profile(root: Path) -> pd.DataFrame:
     """People by practice and risk tier, with totals, through the disclosure gate."""
-    with _warehouse:
-        ws = Workspace(root)
-        try:
-            if not ws.has(RISK_TABLE):
-                raise NotRun("the risk stage has not run in this workspace: no cohort yet")
-            t = ws.table(RISK_TABLE)
-            # People with no current registration belong to no practice: counted apart.
-            t = t.mutate(practice_code=t.practice_code.fill_null(UNREGISTERED))
-            counts = t.group_by("practice_code", "tier").aggregate(people=t.count())
-            gated = gate(
-                "cohort_profile",
-                counts,
-                keys=["practice_code", "tier"],
-                counts=["people"],
-                margins=["practice_code", "tier"],
-                policy=ws.config.disclosure,
-            )
-            frame = gated.table.execute()
-        finally:
-            ws.close()
+    with _risk_scores(root) as (ws, t):
+        # People with no current registration belong to no practice: counted apart.
+        t = t.mutate(practice_code=t.practice_code.fill_null(UNREGISTERED))
+        counts = t.group_by("practice_code", "tier").aggregate(people=t.count())
+        gated = gate(
+            "cohort_profile",
+            counts,
+            keys=["practice_code", "tier"],
+            counts=["people"],
+            margins=["practice_code", "tier"],
+            policy=ws.config.disclosure,
+        )
+        frame = gated.table.execute()
     flagged = frame[f"people{FLAG_SUFFIX}"].notna()
     frame["people"] = (
         frame["people"].astype("Int64").astype("string").mask(flagged, SUPPRESSED_MARK)
