@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 from openphm.cli import app
 from openphm.cost import stage as cost
+from openphm.cost.rollup import BY_PERSON, ROLLUPS
 from openphm.ingest import stage as ingest
 from openphm.link import stage as link
 from openphm.publish import stage as publish
@@ -112,19 +113,32 @@ def test_care_without_a_ledger_is_priced_from_unit_costs_and_labelled(world):
 def test_the_published_roll_ups_pass_the_gate(world):
     _, ws = world
     published = ws.root / "published"
-    for name in (
-        "cost_reconciliation",
-        "cost_by_setting",
-        "cost_by_place",
-        "cost_by_imd_quintile",
-        "cost_by_age_band",
-        "cost_match_rates",
-    ):
+    for name in ("cost_reconciliation", "cost_match_rates", *ROLLUPS):
         table = pd.read_csv(published / f"{name}.csv")
         assert len(table) and (published / f"{name}.disclosure.json").exists()
     by_age = pd.read_csv(published / "cost_by_age_band.csv")
     people = pd.to_numeric(by_age.people, errors="coerce").dropna()
     assert ((people == 0) | (people > 7)).all() and (people % 5 == 0).all()
+
+
+def test_every_roll_up_by_person_holds_everyone_and_every_pound_once_a_year(world):
+    # Each person falls in one practice, PCN, place, quintile, band and segment a year,
+    # so every such roll-up counts the year's people once and its pounds add up to the
+    # year's total (each cell rounded to the pound, so within half a pound a cell).
+    _, ws = world
+    person_year = frame(ws, "cost_person_year")
+    people = person_year.groupby("financial_year").person_id.nunique()
+    pounds = person_year.groupby("financial_year").cost_pence.sum() / 100
+    for name, key in BY_PERSON.items():
+        table = frame(ws, name)
+        assert table[key].notna().all(), name
+        by_year = table.groupby("financial_year")
+        assert by_year.people.sum().to_dict() == people.to_dict(), name
+        gap = (by_year.cost_pounds.sum() - pounds).abs()
+        assert (gap <= by_year.size() * 0.5).all(), name
+    practices = frame(ws, "cost_by_practice")
+    unregistered = practices[practices.practice_code == "Unknown"].people.sum()
+    assert unregistered < 0.1 * practices.people.sum()  # most are registered on 1 April
 
 
 def test_explain_traces_a_persons_pennies_to_ledger_lines(world):

@@ -8,11 +8,16 @@ the roll-ups the publish stage puts through the disclosure gate.
   came from ledgers and from unit costs: the risk stage's cost label reads this.
 - ``cost_unmatched``: cost of feed records matched to no encounter, by provider, year,
   pool and feed; and records in no pool at all (pence 0) with the reason.
-- roll-ups by setting, place, IMD quintile and age band: people, total pounds, and (in
-  the gate) the mean per person. A person is counted once per year in each cell.
+- roll-ups: people, total pounds, and (in the gate) the mean per person; a person is
+  counted once per year in each cell. By what the care was (setting, provider,
+  treatment function, HRG: a person can fall in several cells, so these have no
+  totals) and by who the person is (practice, PCN, place, IMD quintile, age band,
+  segment: one cell a year each, with totals).
 
-Age is taken on the first day of the financial year (1 April); place and deprivation
-from the person's LSOA now (``Unknown`` without one).
+Age is taken on the first day of the financial year (1 April), and the practice (with
+its PCN, as the organisation table had it then) is the one registered that day; place
+and deprivation come from the person's LSOA now, the segment from the need stage's
+index date (``Unknown`` where there is none).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import ibis.expr.types as ir
 from openphm import dates
 from openphm.cost.allocate import POOL
 from openphm.disclosure import Rate
+from openphm.measure import attribution, organisations
 
 __all__ = [
     "ENCOUNTER_COLUMNS",
@@ -141,17 +147,44 @@ def unmatched(allocated: ir.Table, no_pool: ir.Table, outside: ir.Table) -> ir.T
     return costed.union(n).union(o)
 
 
+def encounter_attributes(cost_encounter: ir.Table, encounter: ir.Table) -> ir.Table:
+    """Each encounter's cost with its treatment function and HRG (``Unknown`` if none)."""
+    e = encounter.select(
+        _e=encounter.encounter_id, _tf=encounter.treatment_function, _hrg=encounter.hrg
+    )
+    t = cost_encounter.left_join(e, cost_encounter.encounter_id == e._e)
+    return t.select(
+        "person_id",
+        "financial_year",
+        "cost_pence",
+        "setting",
+        "provider_code",
+        treatment_function=t._tf.fill_null(UNKNOWN),
+        hrg=t._hrg.fill_null(UNKNOWN),
+    )
+
+
 def person_year_attributes(
-    cost_person_year: ir.Table, person: ir.Table, lsoa: ir.Table | None
+    cost_person_year: ir.Table,
+    person: ir.Table,
+    lsoa: ir.Table | None,
+    registration: ir.Table | None = None,
+    organisation: ir.Table | None = None,
+    segment: ir.Table | None = None,
 ) -> ir.Table:
-    """Each person-year's cost with place, IMD quintile and age band."""
+    """Each person-year's cost with practice, PCN, place, IMD quintile, age band, segment."""
+    # The practice first, on the person-years alone: Ibis merges a self-join over a
+    # select of a join chain into that chain, which multiplies the rows.
+    c = cost_person_year
+    first = c.financial_year.substr(0, 4).cast("int64")
+    c = _practice_and_pcn(c.mutate(on=ibis.date(first, 4, 1)), registration, organisation)
     p = person.select(
         _p=person.person_id,
         _yob=person.year_of_birth,
         _mob=person.month_of_birth,
         _lsoa=person.lsoa_code,
     )
-    t = cost_person_year.left_join(p, cost_person_year.person_id == p._p)
+    t = c.left_join(p, c.person_id == p._p)
     if lsoa is not None:
         areas = lsoa.select(_l=lsoa.lsoa_code, _place=lsoa.place_code, _imd=lsoa.imd_decile)
         t = t.left_join(areas, t._lsoa == areas._l)
@@ -159,16 +192,47 @@ def person_year_attributes(
         quintile = ((t._imd.cast("int64") + 1) // 2).cast("string").fill_null(UNKNOWN)
     else:
         place, quintile = ibis.literal(UNKNOWN), ibis.literal(UNKNOWN)
-    first = t.financial_year.substr(0, 4).cast("int64")
-    age = dates.age_on(t._yob, t._mob.fill_null(1), ibis.date(first, 4, 1))
+    age = dates.age_on(t._yob, t._mob.fill_null(1), t.on)
     band = ibis.ifelse(t._yob.isnull(), UNKNOWN, dates.esp2013_band(age).fill_null(UNKNOWN))
-    return t.select(
+    t = t.select(
         "person_id",
         "financial_year",
         "cost_pence",
+        "practice_code",
+        "pcn_code",
         place_code=place,
         imd_quintile=quintile,
         age_band=band,
+    )
+    if segment is None:
+        return t.mutate(segment=ibis.literal(UNKNOWN))
+    return attribution.with_segment(t, segment)
+
+
+def _practice_and_pcn(
+    t: ir.Table, registration: ir.Table | None, organisation: ir.Table | None
+) -> ir.Table:
+    """The practice registered on 1 April of the year, and its PCN as recorded that day."""
+    if registration is None:
+        return t.mutate(practice_code=ibis.literal(UNKNOWN), pcn_code=ibis.literal(UNKNOWN))
+    t = attribution.registered_practice(t, registration)
+    if organisation is None:
+        pcn = ibis.literal(UNKNOWN)
+    else:
+        # Every practice on every 1 April: small, and not built from ``t`` (a self-join
+        # of a join chain that Ibis can resolve against the wrong side).
+        practices = organisation.filter(organisation.kind == "practice")
+        codes = (
+            practices.select(code=practices.code)
+            .distinct()
+            .cross_join(t.select(on=t.on).distinct())
+        )
+        parents = organisations.parent(codes, organisation, "practice")
+        parents = parents.select(_c=parents.code, _on=parents.on, _pcn=parents.parent)
+        t = t.left_join(parents, [t.practice_code == parents._c, t.on == parents._on])
+        pcn = t._pcn.fill_null(UNKNOWN)
+    return t.mutate(practice_code=t.practice_code.fill_null(UNKNOWN), pcn_code=pcn).select(
+        "person_id", "financial_year", "cost_pence", "on", "practice_code", "pcn_code"
     )
 
 
@@ -180,24 +244,35 @@ def rollup(t: ir.Table, key: str) -> ir.Table:
     )
 
 
-#: Published roll-ups: table -> the attribute it is by.
-ROLLUPS = {
+#: Published roll-ups by what the care was: table -> the encounter attribute it is by.
+BY_CARE = {
     "cost_by_setting": "setting",
+    "cost_by_provider": "provider_code",
+    "cost_by_treatment_function": "treatment_function",
+    "cost_by_hrg": "hrg",
+}
+#: Published roll-ups by who the person is: table -> the person-year attribute.
+BY_PERSON = {
+    "cost_by_practice": "practice_code",
+    "cost_by_pcn": "pcn_code",
     "cost_by_place": "place_code",
     "cost_by_imd_quintile": "imd_quintile",
     "cost_by_age_band": "age_band",
+    "cost_by_segment": "segment",
 }
+ROLLUPS = {**BY_CARE, **BY_PERSON}
 _MEAN = {"mean_cost_pounds": Rate("cost_pounds", "people", per=1)}
 #: How the publish stage gates each: people and pounds are both protected as counts
 #: (rounded, small values suppressed), pounds also wherever their people are, and the
 #: mean recomputed from the rounded figures.
-#: A person falls in one place, quintile and band a year, so those have totals; a
-#: person can use many settings, so people by setting do not add up and get none.
+#: A person falls in one practice, place, quintile, band and segment a year, so those
+#: have totals; a person can use many settings, providers, specialties and HRGs, so
+#: people by those do not add up and get none.
 GATES = {
     name: {
         "keys": ["financial_year", key],
         "counts": ["people", "cost_pounds"],
-        "margins": [] if key == "setting" else [key],
+        "margins": [] if name in BY_CARE else [key],
         "rates": _MEAN,
         "guarded_by": {"cost_pounds": "people"},  # no cost for one to seven people
     }

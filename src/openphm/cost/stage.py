@@ -156,7 +156,15 @@ def _build(inp: StageInput, folder: Path | None, options, keep) -> tuple[dict, d
     check_allocated(statement, cost_encounter)
     no_pool = units.filter(units.driver.isnull())
     outside = periods.outside_years(matched, units)
-    attrs = rollup.person_year_attributes(person_year, t["person"], t.get("lsoa"))
+    attrs = rollup.person_year_attributes(
+        person_year,
+        t["person"],
+        t.get("lsoa"),
+        t.get("registration"),
+        t.get("organisation"),
+        t.get("segment"),
+    )
+    care = rollup.encounter_attributes(cost_encounter, encounter)
 
     rates = matching.match_rates(matched)
     rates = rates.mutate(
@@ -173,12 +181,8 @@ def _build(inp: StageInput, folder: Path | None, options, keep) -> tuple[dict, d
         "cost_overhead_flow": flows,
         "cost_activity": units.filter(units.driver.notnull()),
         "cost_match_rates": rates,
-        "cost_by_setting": rollup.rollup(cost_encounter, "setting"),
-        **{
-            name: rollup.rollup(attrs, key)
-            for name, key in rollup.ROLLUPS.items()
-            if key != "setting"
-        },
+        **{name: rollup.rollup(care, key) for name, key in rollup.BY_CARE.items()},
+        **{name: rollup.rollup(attrs, key) for name, key in rollup.BY_PERSON.items()},
     }
     counts = {
         "rules": cost_rules.provenance,
@@ -264,5 +268,15 @@ STAGE = Stage(
     inputs=("encounter", "person"),
     outputs=OUTPUTS,
     build=build,
-    optional=("ledger", "overhead_basis", "activity", "episode", "lsoa", "gp_event"),
+    optional=(
+        "ledger",
+        "overhead_basis",
+        "activity",
+        "episode",
+        "lsoa",
+        "gp_event",
+        "registration",
+        "organisation",
+        "segment",
+    ),
 )
