@@ -387,16 +387,21 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
         opts["period"] = [p for p in opts["period"] if "/" in p]  # financial years
         return opts
 
-    @app.get("/", response_class=HTMLResponse)
-    def home(
-        request: Request,
+    def query_filters(
         place: str | None = None,
         practice: str | None = None,
         period: str | None = None,
         group: str | None = None,
+    ) -> filters.Filters:
+        """The filters of a page or API call, from its query string."""
+        return form_filters(place, practice, period, group)
+
+    @app.get("/", response_class=HTMLResponse)
+    def home(
+        request: Request,
+        f: filters.Filters = Depends(query_filters),  # noqa: B008 (FastAPI's idiom)
     ):
         user_of(request)
-        f = form_filters(place, practice, period, group)
         data = cached(("summary", f), lambda: summary(f))
         figure = None
         pop = data["population"]
@@ -431,13 +436,9 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
     @app.get("/api/summary")
     def api_summary(
         request: Request,
-        place: str | None = None,
-        practice: str | None = None,
-        period: str | None = None,
-        group: str | None = None,
+        f: filters.Filters = Depends(query_filters),  # noqa: B008 (FastAPI's idiom)
     ):
         user_of(request)
-        f = form_filters(place, practice, period, group)
         return cached(("summary", f), lambda: summary(f))
 
     # --- any published table ---------------------------------------------------------------
@@ -465,10 +466,7 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
         }
 
     def table_query(
-        place: str | None = None,
-        practice: str | None = None,
-        period: str | None = None,
-        group: str | None = None,
+        f: filters.Filters = Depends(query_filters),  # noqa: B008 (FastAPI's idiom)
         limit: int = PAGE_ROWS,
         offset: int = 0,
     ) -> TableQuery:
@@ -477,7 +475,7 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
             raise HTTPException(400, f"limit must be from 1 to {filters.MAX_LIMIT}; got {limit}")
         if offset < 0:
             raise HTTPException(400, f"offset must be 0 or more; got {offset}")
-        return TableQuery(form_filters(place, practice, period, group), limit, offset)
+        return TableQuery(f, limit, offset)
 
     @app.get("/tables/{name}", response_class=HTMLResponse)
     def table_page(
