@@ -23,18 +23,8 @@ from pathlib import Path
 
 from bench.ingest import KEY, MEMORY_LIMIT, _child
 from openphm.ingest.sources import synth_sources
+from openphm.measure import INDICATOR_SOURCES
 from openphm.workspace import Workspace
-
-SOURCES = {
-    "gp_patients",
-    "gp_registrations",
-    "hes_apc",
-    "hes_op",
-    "ecds",
-    "opt_outs",
-    "organisations",
-    "lsoas",
-}
 
 
 def _workspace(root: Path, synth: Path, memory_limit: str) -> Workspace:
@@ -45,7 +35,7 @@ def _workspace(root: Path, synth: Path, memory_limit: str) -> Workspace:
     )
     text = text.replace('# memory_limit = "4GB"', f'memory_limit = "{memory_limit}"')
     blocks = re.split(r"\n(?=\[sources\.)", synth_sources(ws.root, synth))
-    kept = [b for b in blocks if b.split("]", 1)[0].removeprefix("[sources.") in SOURCES]
+    kept = [b for b in blocks if b.split("]", 1)[0].removeprefix("[sources.") in INDICATOR_SOURCES]
     config.write_text(text + "\n" + "\n".join(kept))
     return ws
 

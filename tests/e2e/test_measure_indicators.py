@@ -22,6 +22,7 @@ from scipy.stats import binom
 from openphm import stats
 from openphm.ingest import stage as ingest
 from openphm.link import stage as link
+from openphm.measure import INDICATOR_SOURCES
 from openphm.measure import stage as measure
 from openphm.publish import stage as publish
 from openphm.runner import run_stage
@@ -31,17 +32,6 @@ from tests.e2e.workspaces import configure_sources
 
 PEOPLE = 20_000
 SEED = 5  # a world whose places differ enough to tell apart at this size (asserted)
-# The sources the indicators read; the rest of the synthetic ICS only slows the test.
-SOURCES = {
-    "gp_patients",
-    "gp_registrations",
-    "hes_apc",
-    "hes_op",
-    "ecds",
-    "opt_outs",
-    "organisations",
-    "lsoas",
-}
 MERGED = {"X1A": "X12A", "X2A": "X12A"}  # the generator's merger of places 1 and 2
 COVERAGE = 0.95
 DETECTABLE = 1.96 + 2.33  # z beyond the 95% limit by 2.33 SE: flagged with 99% power
@@ -54,7 +44,7 @@ def world(tmp_path_factory):
     ws = configure_sources(tmp_path_factory.mktemp("ws"), out)
     config = ws.root / "openphm.toml"
     blocks = re.split(r"\n(?=\[sources\.)", config.read_text())
-    kept = [b for b in blocks if not b.startswith("[sources.") or _source(b) in SOURCES]
+    kept = [b for b in blocks if not b.startswith("[sources.") or _source(b) in INDICATOR_SOURCES]
     config.write_text("\n".join(kept))
     ws.close()
     ws = type(ws)(ws.root)
