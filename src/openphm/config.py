@@ -236,10 +236,16 @@ class RiskOptions(_Strict):
     test_index_date: date | None = None
     # Training: monthly index dates whose follow-up ends by the test index date, at most
     # this many (the latest), each with at least min_history_months of data before it.
+    # The default is the features' 12-month lookback: a training row then sees as much
+    # history as the test and scoring rows, so a count means the same at every date
+    # (with less, counts run low in training and the model over-predicts frequent users).
     training_index_dates: int = Field(default=6, ge=1, le=60)
-    min_history_months: int = Field(default=6, ge=0, le=60)
+    min_history_months: int = Field(default=12, ge=0, le=60)
     # Rows pulled into Python to fit on (sampled by person beyond this).
     max_training_rows: int = Field(default=500_000, ge=1_000)
+    # Fit a gradient-boosted model to the same rows and report it beside the need model
+    # in risk_performance, for comparison (it scores nobody).
+    comparison_model: bool = True
     # Tier cuts, cumulative percentages of the population; unset: risk/tiers.toml.
     tiers: list[float] | None = None
     # Fair shares: the fixed budget in pounds (unset: the costing's latest year's total),

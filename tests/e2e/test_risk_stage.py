@@ -7,12 +7,14 @@ or death in each 12-month window from 1 April (truth/risk); the test index date 
 the last such window the data cover (2025-04-01), so the model and the truth are
 judged on the same people and the same outcomes.
 
-Figures (printed with ``pytest -s``; the issue note gives them at 20,000 people):
+Figures (printed with ``pytest -s``; the issue note gives them for the 100,000-person
+demo ICS):
 
 - discrimination against the truth's own: the AUROC ratio. The generator raises each
-  person's rate by a latent frailty (0.5 on the log scale per SD) and lost access,
-  which no record shows; even fitted in-sample on the test window the features reach
-  about 0.96 of the truth's AUROC, so ``MIN_AUROC_RATIO`` is set below the issue's 0.97;
+  person's rate by a latent frailty (0.3 on the log scale per SD) that no record shows
+  directly, so no model reaches the truth's AUROC; the issue asks 0.97 of it, which the
+  100,000-person demo ICS meets (0.978). At this CI size the model is fitted on one
+  training date of about 9,000 people, so ``MIN_AUROC_RATIO`` asks a little less;
 - calibration slope overall and in each IMD quintile;
 - the equity audit against the truth: the most deprived quintile's share of the top 5%
   when people are ranked by the generator's true probability (the fair share) against
@@ -28,7 +30,7 @@ import pandas as pd
 import pytest
 
 from openphm.link import pseudonym
-from openphm.risk import equity, performance
+from openphm.risk import comparison, equity, performance
 from openphm.runner import run_stage
 from openphm.stages import STAGES
 from openphm.synth import generate
@@ -60,9 +62,6 @@ def world(tmp_path_factory):
     generate(out, people=PEOPLE, seed=5)
     root = tmp_path_factory.mktemp("ws")
     ws = configure_sources(root, out)
-    config = (root / "openphm.toml").read_text()
-    (root / "openphm.toml").write_text(config + "\n[stages.risk]\ntraining_index_dates = 4\n")
-    ws = type(ws)(root)
     summaries = {s.name: run_stage(ws, s) for s in STAGES if s.name != "measure"}
     yield out, ws, summaries
     ws.close()
@@ -119,6 +118,17 @@ def test_discrimination_is_close_to_the_truths_own(judged):
     truths = roc_auc_score(judged.outcome, judged.p_admission_or_death)
     print(f"\nAUROC {ours:.4f}, truth {truths:.4f}, ratio {ours / truths:.4f}")
     assert ours / truths >= MIN_AUROC_RATIO
+
+
+def test_a_boosted_model_on_the_same_rows_ranks_people_no_better(world):
+    # The comparison model (risk.comparison) is reported beside the need model; a clearly
+    # better AUROC would mean the transparent model is missing structure in the features.
+    _, ws, _ = world
+    table = ws.table("risk_performance").to_pandas()
+    overall = table[table.group_type == performance.OVERALL].set_index("model")
+    need, boosted = overall.loc["need", "auroc"], overall.loc[comparison.COMPARISON, "auroc"]
+    print(f"\nAUROC: need model {need:.4f}, gradient boosting {boosted:.4f}")
+    assert 0.6 < boosted < need + 0.01
 
 
 def test_calibration_slope_overall_and_in_every_imd_quintile(judged):
@@ -180,3 +190,19 @@ def test_fair_shares_divide_the_budget_exactly_and_the_shock_moves_money(world):
     # The needs index is people-weighted to 1 across the ICS.
     weighted = np.average(places.needs_index.fillna(1), weights=places.people)
     assert weighted == pytest.approx(1, abs=0.01)
+
+
+def test_fair_shares_go_to_the_places_in_force_on_the_scoring_date(world):
+    # The generator merges two places part-way through; their people's shares and spend
+    # go to the successor, and no closed place is given a budget.
+    _, ws, summaries = world
+    org = ws.table("organisation").to_pandas()
+    places = org[org.kind == "sub_icb"]
+    scoring = pd.Timestamp(summaries["risk"].counts["risk"]["index_dates"]["scoring"])
+    last_day = places.groupby("code").valid_to.agg(lambda v: pd.NaT if v.isna().any() else v.max())
+    closed = set(last_day[last_day.notna() & (last_day < scoring)].index)
+    assert closed and set(places[places.code.isin(closed)].successor_code.dropna())
+    fair = ws.table("fair_shares").to_pandas()
+    given = set(fair[fair.level == "place"].code)
+    assert not given & closed
+    assert set(places.successor_code.dropna()) <= given

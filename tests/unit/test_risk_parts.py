@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +15,7 @@ from openphm import codelists
 from openphm.config import RiskOptions
 from openphm.risk import cohort, equity, fair_shares, performance, splines, tiers
 from openphm.risk.features import add_months, load_features
-from openphm.risk.stage import choose_dates
+from openphm.risk.stage import choose_dates, data_start
 from openphm.runner import StageError
 
 # --- splines -------------------------------------------------------------------------
@@ -73,12 +74,29 @@ def test_dates_test_on_the_last_covered_april_and_train_on_windows_ended_by_then
     dates = choose_dates(dt.date(2023, 4, 1), dt.date(2026, 3, 31), RiskOptions())
     assert dates.test == dt.date(2025, 4, 1)
     assert dates.scoring == dt.date(2026, 4, 1)
-    # Six months of history first; follow-up (12 months) ends by the test date.
-    assert dates.training == tuple(dt.date(2023, m, 1) for m in (11, 12)) + tuple(
+    # Follow-up (12 months) ends by the test date, and a full year of history comes
+    # first (the features' lookback): three years of data leave one training date.
+    assert dates.training == (dt.date(2024, 4, 1),)
+    shorter = choose_dates(
+        dt.date(2023, 4, 1), dt.date(2026, 3, 31), RiskOptions(min_history_months=6)
+    )
+    assert shorter.training == tuple(dt.date(2023, m, 1) for m in (11, 12)) + tuple(
         dt.date(2024, m, 1) for m in (1, 2, 3, 4)
     )
     with pytest.raises(StageError, match="the data are too short"):
         choose_dates(dt.date(2023, 4, 1), dt.date(2024, 9, 30), RiskOptions())
+
+
+def test_data_start_is_the_first_month_near_full_not_years_of_old_open_services():
+    # Fifteen years of a few social care services that began long before the extract,
+    # then a first half-month (an extract starting on the 16th), then full months.
+    rows = [dt.date(2008 + m // 12, m % 12 + 1, 5) for m in range(180)]
+    rows += [dt.date(2023, 3, 16)] * 40
+    rows += [dt.date(2023 + m // 12, m % 12 + 4, 1) for m in range(9) for _ in range(100)]
+    encounter = ibis.memtable({"start_date": rows}, schema={"start_date": "date"})
+    assert data_start(encounter) == dt.date(2023, 3, 1)
+    thin = ibis.memtable({"start_date": rows[:180] + rows[220:]}, schema={"start_date": "date"})
+    assert data_start(thin) == dt.date(2023, 4, 1)
 
 
 def test_risk_options_take_the_first_of_a_month():

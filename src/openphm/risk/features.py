@@ -52,7 +52,9 @@ __all__ = [
 ]
 
 LOOKBACK_MONTHS = 12  # prior use is counted over the year before the index date
-DAYS_CAP = 730  # "days since" stops here; no contact at all counts as this
+# "Days since" stops at the lookback: no contact in the year (or none at all) counts as
+# this, so a test or scoring date with years of history reads like a training date.
+DAYS_CAP = 365
 INDEX_DATE = "index_date"
 GROUPS = ("imd_quintile", "ethnic_group", "sex", "age_band")
 

@@ -34,11 +34,12 @@ import pandas as pd
 from openphm import codelists, engine
 from openphm.config import RiskOptions
 from openphm.measure import definitions as measure_definitions
+from openphm.measure import organisations
 from openphm.measure.periods import financial_year, financial_year_of
 from openphm.need import core20plus5, records, segments
 from openphm.need.matching import code_categories
 from openphm.need.stage import FLAGGED, SCORED
-from openphm.risk import equity, labels, tiers
+from openphm.risk import comparison, equity, labels, tiers
 from openphm.risk import fair_shares as shares
 from openphm.risk import model as M
 from openphm.risk import performance as perf
@@ -63,11 +64,15 @@ MODEL = "risk_model"
 #: analysts and for checking the model against a truth; never published).
 VALIDATION = "risk_validation"
 OUTPUTS = (SCORE, MODEL, VALIDATION, *pub.TABLES)
+#: The groups the boosted comparison model is reported by (and overall).
+COMPARED_BY = ("imd_quintile", "ethnic_group")
 #: Without costs, the budget fair shares divide (pounds).
 DEFAULT_BUDGET_POUNDS = 100_000_000
-#: A month counts as covered by the data once it has this share of the median month's
-#: encounters: the first weeks of an extract, or a stray old record, do not.
-COVERED_MONTH_SHARE = 0.1
+#: A month counts as covered by the data once it has this share of the busiest month's
+#: encounters: the first weeks of an extract do not, nor years of a few long-running
+#: social care services that started before it (which outnumber the covered months, so
+#: a median month would be one of them).
+COVERED_MONTH_SHARE = 0.25
 SCORE_COLUMNS = {
     "person_id": "string",
     "index_date": "date",
@@ -126,12 +131,12 @@ def choose_dates(data_start: dt.date, data_end: dt.date, options: RiskOptions) -
 
 
 def data_start(encounter: ir.Table) -> dt.date | None:
-    """The first month with at least ``COVERED_MONTH_SHARE`` of a median month's encounters."""
+    """The first month with at least ``COVERED_MONTH_SHARE`` of the busiest month's encounters."""
     months = encounter.group_by(m=encounter.start_date.truncate("M")).aggregate(n=encounter.count())
     frame = months.filter(months.m.notnull()).execute().sort_values("m")
     if frame.empty:
         return None
-    enough = frame[frame.n >= COVERED_MONTH_SHARE * frame.n.median()]
+    enough = frame[frame.n >= COVERED_MONTH_SHARE * frame.n.max()]
     return pd.Timestamp(enough.m.iloc[0]).date()
 
 
@@ -243,7 +248,7 @@ def _build(inp, options: RiskOptions, t, scratch: _Scratch):
 
     # Fit on the training dates (a sample of people if there are too many rows).
     train = table.filter(table[INDEX_DATE].isin(list(dates.training)))
-    train_frame = _sample(train, options.max_training_rows).to_pandas()
+    train_frame = _pulled(_sample(train, options.max_training_rows))
     try:
         need_model = M.fit(train_frame, labels.OUTCOME, features, name="need")
     except ValueError as exc:  # e.g. nobody (or everybody) had the outcome
@@ -268,6 +273,11 @@ def _build(inp, options: RiskOptions, t, scratch: _Scratch):
     performance.insert(0, "model", "need")
     calibration = perf.calibration_table(test_frame, prediction="probability")
     calibration.insert(0, "model", "need")
+    if options.comparison_model:
+        performance = pd.concat(
+            [performance, _compared(train_frame, at_test, need_model, options, cuts)],
+            ignore_index=True,
+        )
 
     # The equity audit: the same features, fitted to next year's cost.
     cost_model, audit_scores = None, {"need": "probability"}
@@ -276,7 +286,7 @@ def _build(inp, options: RiskOptions, t, scratch: _Scratch):
     april_dates = [d for d in dates.training if (d.month, d.day) == (4, 1)]
     if cost_table is not None and april_dates and (dates.test.month, dates.test.day) == (4, 1):
         cost_rows = ibis.union(*(labels.next_year_cost(table, cost_table, d) for d in april_dates))
-        cost_frame = _sample(cost_rows, options.max_training_rows).to_pandas()
+        cost_frame = _pulled(_sample(cost_rows, options.max_training_rows))
         if cost_frame[labels.COST].sum() > 0:
             cost_model = M.fit(
                 cost_frame,
@@ -322,13 +332,15 @@ def _build(inp, options: RiskOptions, t, scratch: _Scratch):
 
     # Fair shares from the scores, beside the costing's latest year.
     cells = risk_score.join(at_score.select("person_id", "age_band", "sex"), "person_id")
-    cells = _with_place(cells, person, lsoa)
+    cells = _with_place(cells, person, lsoa, t.get("organisation"), dates.scoring)
     cells = (
         cells.group_by(["place_code", "practice_code", "age_band", "sex"])
         .aggregate(people=ibis._.count(), need=ibis._.probability.sum())
         .to_pandas()
     )
-    spend, spend_year = _spend(cost_table, risk_score, person, lsoa, dates.scoring)
+    spend, spend_year = _spend(
+        cost_table, risk_score, person, lsoa, t.get("organisation"), dates.scoring
+    )
     budget_pence = (
         options.budget_pounds * 100
         if options.budget_pounds
@@ -371,6 +383,16 @@ def _build(inp, options: RiskOptions, t, scratch: _Scratch):
     return tables, counts
 
 
+def _compared(train_frame, at_test, need_model, options: RiskOptions, cuts) -> pd.DataFrame:
+    """The boosted comparison model's performance on the test rows (``risk.comparison``)."""
+    boosted = comparison.fit(train_frame, labels.OUTCOME, need_model.terms)
+    rows = _pulled(_sample(at_test, options.max_training_rows))
+    rows["boosted"] = comparison.predict(boosted, rows, need_model.terms)
+    table = perf.performance_table(rows, cuts, prediction="boosted", group_types=COMPARED_BY)
+    table.insert(0, "model", comparison.COMPARISON)
+    return table
+
+
 def _validation(frame: pd.DataFrame, test: dt.date) -> pd.DataFrame:
     out = frame.copy()
     if "predicted_cost" not in out.columns:
@@ -411,36 +433,55 @@ def _sample(table: ir.Table, limit: int) -> ir.Table:
     return table.filter((table.person_id.hash().abs() % 1000) < keep)
 
 
-def _with_place(t: ir.Table, person: ir.Table, lsoa: ir.Table | None) -> ir.Table:
-    """``t`` plus ``place_code``: where the person lives (their LSOA's place), else Unknown."""
+def _pulled(table: ir.Table) -> pd.DataFrame:
+    """Rows to fit on, in one order: engines return rows in any order, and the fit's
+    floating-point sums follow it, so the same rows give the same model everywhere."""
+    frame = table.to_pandas()
+    return frame.sort_values(["person_id", INDEX_DATE], ignore_index=True, kind="stable")
+
+
+def _with_place(
+    t: ir.Table,
+    person: ir.Table,
+    lsoa: ir.Table | None,
+    organisation: ir.Table | None = None,
+    on: dt.date | None = None,
+) -> ir.Table:
+    """``t`` plus ``place_code``: where the person lives (their LSOA's place), else Unknown.
+
+    With ``organisation`` and ``on``, the place as it stood on that day: a place merged
+    into another since the LSOA lookup was drawn reads as its successor, so shares are
+    given to the places that hold the budget, not to ones that have closed.
+    """
     if lsoa is None:
         return t.mutate(place_code=ibis.literal("Unknown"))
     homes = person.select(_p=person.person_id, _l=person.lsoa_code)
     places = lsoa.select(_lsoa=lsoa.lsoa_code, _place=lsoa.place_code)
     lookup = homes.left_join(places, homes._l == places._lsoa).select("_p", "_place")
+    if organisation is not None and on is not None:
+        codes = places.filter(places._place.notnull()).select(code=places._place).distinct()
+        codes = codes.mutate(on=ibis.literal(on, "date"))
+        current = organisations.resolve(codes, organisation, dict(organisations.HIERARCHY)["place"])
+        lookup = lookup.left_join(current, lookup._place == current.code)
+        lookup = lookup.select("_p", _place=lookup.resolved.fill_null(lookup._place))
     joined = t.left_join(lookup, t.person_id == lookup._p)
     return joined.mutate(place_code=joined._place.fill_null("Unknown")).drop("_p", "_place")
 
 
-def _spend(cost_table, risk_score, person, lsoa, scoring: dt.date):
-    """Actual spend by place and practice in the latest costed financial year before scoring."""
+def _spend(cost_table, risk_score, person, lsoa, organisation, scoring: dt.date):
+    """Actual spend by place and practice in the latest costed financial year before scoring,
+    with places as they stand on the scoring date (as the fair shares have them)."""
     if cost_table is None:
         return None, None
     year = financial_year(financial_year_of(scoring) - 1).label
     costs = cost_table.filter(cost_table.financial_year == year)
     per_person = costs.group_by("person_id").aggregate(pence=costs.cost_pence.sum())
-    homes = person.select("person_id", "lsoa_code")
-    if lsoa is not None:
-        homes = homes.left_join(lsoa.select("lsoa_code", "place_code"), "lsoa_code")
-        place = homes.place_code.fill_null("Unknown")
-    else:
-        place = ibis.literal("Unknown")
-    homes = homes.select("person_id", place_code=place)
+    per_person = _with_place(per_person, person, lsoa, organisation, scoring)
     practices = risk_score.select("person_id", "practice_code")
-    t = per_person.left_join(homes, "person_id").left_join(practices, "person_id")
+    t = per_person.left_join(practices, "person_id")
     frame = t.select(
         "pence",
-        place_code=t.place_code.fill_null("Unknown"),
+        "place_code",
         practice_code=t.practice_code.fill_null("Unknown"),
     ).to_pandas()
     parts = []
@@ -511,5 +552,5 @@ STAGE = Stage(
     inputs=("person", "registration", "encounter", "diagnosis"),
     outputs=OUTPUTS,
     build=build,
-    optional=("gp_event", "lsoa", "cost_person_year"),
+    optional=("gp_event", "lsoa", "organisation", "cost_person_year"),
 )
