@@ -14,7 +14,7 @@ demo ICS):
   person's rate by a latent frailty (0.3 on the log scale per SD) that no record shows
   directly, so no model reaches the truth's AUROC; the issue asks 0.97 of it, which the
   100,000-person demo ICS meets (0.978). At this CI size the model is fitted on one
-  training date of about 9,000 people, so ``MIN_AUROC_RATIO`` asks a little less;
+  training date of about 18,000 people, so ``MIN_AUROC_RATIO`` asks a little less;
 - calibration slope overall and in each IMD quintile;
 - the equity audit against the truth: the most deprived quintile's share of the top 5%
   when people are ranked by the generator's true probability (the fair share) against
@@ -36,15 +36,18 @@ from openphm.stages import STAGES
 from openphm.synth import generate
 from tests.e2e.workspaces import KEY, configure_sources
 
-PEOPLE = 10_000
+PEOPLE = 20_000
 TEST_WINDOW = pd.Timestamp("2025-04-01")
-MIN_AUROC_RATIO = 0.92
-SLOPE_OVERALL = (0.85, 1.15)
-SLOPE_QUINTILE = (0.7, 1.3)  # about 100 to 350 events each: a standard error near 0.1
-# The issue asks 0.8 at the top 5%; the 20,000-person demo ICS gives 1.20 there (the
-# need label more than closes the gap), but at this CI size the most deprived quintile
-# present (2) holds half the people and the top 5% about 450: 0.71 here, with a
-# standard error near 0.3. So the test asks for the direction and most of the way.
+# The issue's targets, met on the 100,000-person demo ICS (AUROC ratio 0.978, slopes 0.97
+# to 1.09 by quintile, closure 1.38). Here one training date of about 18,000 people gives
+# 0.977 and slopes 0.91 to 1.17 (200 to 700 events a quintile: a standard error near 0.08),
+# so the test keeps the issue's bounds overall and widens them for the quintiles.
+MIN_AUROC_RATIO = 0.95
+SLOPE_OVERALL = (0.9, 1.1)
+SLOPE_QUINTILE = (0.7, 1.3)
+# The issue asks 0.8 at the top 5%, which the demo ICS more than meets (1.38); here the
+# top 5% is about 900 people, with a standard error on the closure near 0.25 (0.68 on this
+# seed, 0.47 at 10,000 people). So the test asks for the direction and most of the way.
 MIN_CLOSURE = 0.6
 RISK_TABLES = (
     "risk_performance",
