@@ -26,6 +26,7 @@ from openphm.model import TABLES
 from openphm.need import stage as need
 from openphm.need.scores import window_start
 from openphm.runner import StageInput
+from tests.e2e.parity import sorted_rows
 
 PEOPLE = 400
 SEED = 20250331
@@ -155,18 +156,10 @@ def _loaded(con, frames: dict[str, pd.DataFrame]) -> dict:
     return tables
 
 
-def _rows(table) -> pd.DataFrame:
-    frame = table.to_pandas()
-    frame = frame.astype(object).where(frame.notna(), None)
-    return frame.sort_values(list(frame.columns), key=lambda s: s.astype(str)).reset_index(
-        drop=True
-    )
-
-
 def _outputs(con, frames) -> dict[str, pd.DataFrame]:
     out = need.build(StageInput(_loaded(con, frames), CONFIG))
     try:
-        return {name: _rows(table) for name, table in out.tables.items()}
+        return {name: sorted_rows(table) for name, table in out.tables.items()}
     finally:
         for step in out.cleanup:
             step()

@@ -28,6 +28,7 @@ from openphm.risk import stage as risk
 from openphm.runner import StageInput, run_stage
 from openphm.stages import STAGES
 from openphm.synth import generate
+from tests.e2e.parity import sorted_rows
 from tests.e2e.workspaces import configure_sources
 
 PEOPLE = 800
@@ -68,18 +69,10 @@ def _loaded(con, frames: dict[str, pd.DataFrame]) -> dict:
     return tables
 
 
-def _rows(table) -> pd.DataFrame:
-    frame = table.to_pandas()
-    frame = frame.astype(object).where(frame.notna(), None)
-    return frame.sort_values(list(frame.columns), key=lambda s: s.astype(str)).reset_index(
-        drop=True
-    )
-
-
 def _outputs(con, frames, config) -> tuple[dict[str, pd.DataFrame], dict]:
     out = risk.build(StageInput(_loaded(con, frames), config))
     try:
-        return {name: _rows(table) for name, table in out.tables.items()}, out.counts
+        return {name: sorted_rows(table) for name, table in out.tables.items()}, out.counts
     finally:
         for step in out.cleanup:
             step()
