@@ -13,9 +13,10 @@ from pydantic import ValidationError
 
 from openphm import codelists
 from openphm.config import RiskOptions
+from openphm.link import pseudonym
 from openphm.risk import cohort, equity, fair_shares, performance, splines, tiers
 from openphm.risk.features import add_months, load_features
-from openphm.risk.stage import choose_dates, data_start
+from openphm.risk.stage import _sample, choose_dates, data_start
 from openphm.runner import StageError
 
 # --- splines -------------------------------------------------------------------------
@@ -97,6 +98,15 @@ def test_data_start_is_the_first_month_near_full_not_years_of_old_open_services(
     assert data_start(encounter) == dt.date(2023, 3, 1)
     thin = ibis.memtable({"start_date": rows[:180] + rows[220:]}, schema={"start_date": "date"})
     assert data_start(thin) == dt.date(2023, 4, 1)
+
+
+def test_the_training_sample_takes_whole_people_by_pseudonym_about_the_share_asked():
+    ids = pseudonym.of_nhs_numbers(b"k" * 32, [f"999{i:07d}" for i in range(5_000)])
+    rows = ibis.memtable({"person_id": ids * 2, "index_date": [1] * 5_000 + [2] * 5_000})
+    kept = _sample(rows, 2_500).to_pandas()
+    assert 2_250 <= len(kept) <= 2_750
+    assert (kept.person_id.value_counts() == 2).all()  # both of a person's rows, or neither
+    assert _sample(rows, 10_000).count().execute() == 10_000  # under the limit: everyone
 
 
 def test_risk_options_take_the_first_of_a_month():

@@ -424,13 +424,23 @@ def _round(value) -> float | None:
     return None if pd.isna(value) else round(float(value), 4)
 
 
+#: Hex digits of a person's pseudonym the training sample is drawn on.
+SAMPLE_DIGITS = 4
+
+
 def _sample(table: ir.Table, limit: int) -> ir.Table:
-    """At most about ``limit`` rows: whole people, chosen by a hash of their id."""
+    """At most about ``limit`` rows: whole people, chosen by their pseudonym.
+
+    Pseudonyms are HMAC-SHA256 in hex, so their first digits are uniform: keeping ids
+    below a threshold takes a share of people, and the same people on every engine (a
+    hash function would differ between DuckDB and Spark, and so would the model).
+    """
     n = table.count().execute()
     if n <= limit:
         return table
-    keep = max(1, int(1000 * limit / n))
-    return table.filter((table.person_id.hash().abs() % 1000) < keep)
+    buckets = 16**SAMPLE_DIGITS
+    below = f"{max(1, buckets * limit // n):0{SAMPLE_DIGITS}x}"
+    return table.filter(table.person_id.substr(0, SAMPLE_DIGITS).lower() < below)
 
 
 def _pulled(table: ir.Table) -> pd.DataFrame:
