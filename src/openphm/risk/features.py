@@ -172,9 +172,11 @@ def index_table(index_dates: Sequence[dt.date]) -> ir.Table:
     return ibis.memtable(rows, schema=ibis.schema({INDEX_DATE: "date", "_lookback": "date"}))
 
 
-def events(encounter: ir.Table, gp_event: ir.Table | None) -> ir.Table:
+def events(
+    encounter: ir.Table, gp_event: ir.Table | None, spells: ir.Table | None = None
+) -> ir.Table:
     """person_id, kind, event_date, amount: every event prior use is counted from."""
-    spells = admissions.cip_spells(encounter)
+    spells = admissions.cip_spells(encounter) if spells is None else spells
     emergency = admissions.is_emergency_admission(spells)
     parts = [
         spells.select(
@@ -214,9 +216,14 @@ def events(encounter: ir.Table, gp_event: ir.Table | None) -> ir.Table:
     return union.filter(union.event_date.notnull())
 
 
-def prior_use(encounter: ir.Table, gp_event: ir.Table | None, index: ir.Table) -> ir.Table:
+def prior_use(
+    encounter: ir.Table,
+    gp_event: ir.Table | None,
+    index: ir.Table,
+    spells: ir.Table | None = None,
+) -> ir.Table:
     """person_id, index_date and every prior-use feature, for people with any use before."""
-    ev = events(encounter, gp_event)
+    ev = events(encounter, gp_event, spells)
     monthly = ev.group_by("person_id", "kind", month=ev.event_date.truncate("M")).aggregate(
         n=ev.amount.cast("float64").sum(), last=ev.event_date.max()
     )

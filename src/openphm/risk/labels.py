@@ -39,10 +39,18 @@ def _windows(index_dates: Sequence[dt.date]) -> ir.Table:
     return ibis.memtable(rows, schema=ibis.schema({INDEX_DATE: "date", "_until": "date"}))
 
 
-def outcome(encounter: ir.Table, person: ir.Table, index_dates: Sequence[dt.date]) -> ir.Table:
-    """person_id, index_date for everyone with an emergency admission or death in follow-up."""
+def outcome(
+    encounter: ir.Table,
+    person: ir.Table,
+    index_dates: Sequence[dt.date],
+    spells: ir.Table | None = None,
+) -> ir.Table:
+    """person_id, index_date for everyone with an emergency admission or death in follow-up.
+
+    ``spells``: ``measure.admissions.cip_spells(encounter)`` when already built.
+    """
     windows = _windows(index_dates)
-    spells = admissions.cip_spells(encounter)
+    spells = admissions.cip_spells(encounter) if spells is None else spells
     spells = spells.filter(admissions.is_emergency_admission(spells))
     events = ibis.union(
         spells.select("person_id", day=spells.start_date),

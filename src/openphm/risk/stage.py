@@ -33,8 +33,8 @@ import pandas as pd
 
 from openphm import codelists, engine
 from openphm.config import RiskOptions
+from openphm.measure import admissions, organisations
 from openphm.measure import definitions as measure_definitions
-from openphm.measure import organisations
 from openphm.measure.periods import financial_year, financial_year_of
 from openphm.need import core20plus5, records, segments
 from openphm.need.matching import code_categories
@@ -175,7 +175,9 @@ class _Scratch:
     def keep(self, name: str, table: ir.Table) -> ir.Table:
         physical = f"_risk_{name}_{self.tag}"
         self.names.append(physical)
-        return engine.scratch_table(self.con, physical, table)
+        # A snapshot, not a cached view: Spark would re-analyse a cached view's whole
+        # query (need's code lists, at every date) at each read (DEVELOPERS.md).
+        return engine.snapshot_table(self.con, physical, table)
 
     def drop(self) -> None:
         for name in reversed(self.names):
@@ -224,6 +226,9 @@ def _build(inp, options: RiskOptions, t, scratch: _Scratch):
         coded.semi_join(codes.select("code", "code_system").distinct(), ["code", "code_system"]),
     )
     apc = scratch.keep("apc", encounter.filter(encounter.setting == "apc"))
+    # Continuous inpatient spells, built once: prior use and the outcome both read them
+    # (Spark would otherwise plan the windows behind them once per use).
+    spells = scratch.keep("spells", admissions.cip_spells(apc))
     follow_up_end = add_months(dates.test, labels.FOLLOW_UP_MONTHS)
     all_dates = sorted({*dates.training, dates.test, dates.scoring})
     need_by_date = {
@@ -239,11 +244,11 @@ def _build(inp, options: RiskOptions, t, scratch: _Scratch):
             "need_after",
             need_on(coded, person, lsoa, apc, follow_up_end - dt.timedelta(1), need_defs),
         )
-    use = scratch.keep("use", prior_use(encounter, gp_event, index_table(all_dates)))
+    use = scratch.keep("use", prior_use(encounter, gp_event, index_table(all_dates), spells))
     groups = _ethnic_groups()
     table = feature_table(need_by_date, person, t["registration"], lsoa, use, ltc_flags, groups)
     labelled_dates = [*dates.training, dates.test]
-    outcomes = labels.outcome(encounter, person, labelled_dates)
+    outcomes = labels.outcome(encounter, person, labelled_dates, spells)
     table = scratch.keep("features", labels.with_outcome(table, outcomes))
 
     # Fit on the training dates (a sample of people if there are too many rows).
