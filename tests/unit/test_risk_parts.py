@@ -15,8 +15,9 @@ from openphm import codelists
 from openphm.config import RiskOptions
 from openphm.link import pseudonym
 from openphm.risk import cohort, equity, fair_shares, performance, splines, tiers
+from openphm.risk.dates import choose_dates, data_start
 from openphm.risk.features import add_months, load_features
-from openphm.risk.stage import _sample, choose_dates, data_start
+from openphm.risk.stage import _sample
 from openphm.runner import StageError
 
 # --- splines -------------------------------------------------------------------------

@@ -1,10 +1,7 @@
 """The risk stage: who is at risk of an emergency admission or death, ranked by need.
 
-1. Index dates (``choose_dates``): the **test** date, the latest 1 April (else month)
-   whose 12 months of follow-up the data cover; **training** dates, the latest
-   ``training_index_dates`` months whose follow-up ends by the test date and with
-   ``min_history_months`` of data before them (temporal validation: never a random
-   split of one window); the **scoring** date, the first of the month after the data.
+1. Index dates (``risk.dates``): training dates, a later test date whose follow-up the
+   data cover, and the scoring date after the data.
 2. Features at every date (``risk.features``), the outcome (``risk.labels``).
 3. The need model (``risk.model``) fitted on the training dates, pulled into pandas,
    validated on the test date (``risk_performance``, ``risk_calibration``), then
@@ -23,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
@@ -44,6 +40,7 @@ from openphm.risk import fair_shares as shares
 from openphm.risk import model as M
 from openphm.risk import performance as perf
 from openphm.risk import publication as pub
+from openphm.risk.dates import choose_dates, data_start
 from openphm.risk.features import (
     INDEX_DATE,
     NeedDefinitions,
@@ -56,7 +53,7 @@ from openphm.risk.features import (
 )
 from openphm.runner import Stage, StageError, StageInput, StageOutput
 
-__all__ = ["OUTPUTS", "STAGE", "build", "choose_dates"]
+__all__ = ["OUTPUTS", "STAGE", "build"]
 
 SCORE = "risk_score"
 MODEL = "risk_model"
@@ -68,11 +65,6 @@ OUTPUTS = (SCORE, MODEL, VALIDATION, *pub.TABLES)
 COMPARED_BY = ("imd_quintile", "ethnic_group")
 #: Without costs, the budget fair shares divide (pounds).
 DEFAULT_BUDGET_POUNDS = 100_000_000
-#: A month counts as covered by the data once it has this share of the busiest month's
-#: encounters: the first weeks of an extract do not, nor years of a few long-running
-#: social care services that started before it (which outnumber the covered months, so
-#: a median month would be one of them).
-COVERED_MONTH_SHARE = 0.25
 SCORE_COLUMNS = {
     "person_id": "string",
     "index_date": "date",
@@ -84,60 +76,6 @@ SCORE_COLUMNS = {
     "factor_2": "string",
     "factor_3": "string",
 }
-
-
-@dataclass(frozen=True)
-class Dates:
-    training: tuple[dt.date, ...]
-    test: dt.date
-    scoring: dt.date
-
-
-def first_of_next_month(day: dt.date) -> dt.date:
-    return add_months(day.replace(day=1), 1)
-
-
-def choose_dates(data_start: dt.date, data_end: dt.date, options: RiskOptions) -> Dates:
-    """The index dates, from the first and last days the data cover."""
-    scoring = options.index_date or first_of_next_month(data_end)
-    covered = first_of_next_month(data_end)  # a follow-up ending here is complete
-    if options.test_index_date is not None:
-        test = options.test_index_date
-        if add_months(test, labels.FOLLOW_UP_MONTHS) > covered:
-            raise StageError(
-                f"[stages.risk] test_index_date {test.isoformat()}: its 12-month follow-up "
-                f"runs past the end of the data ({data_end.isoformat()})"
-            )
-    else:
-        latest = add_months(covered, -labels.FOLLOW_UP_MONTHS)
-        april = dt.date(financial_year_of(latest), 4, 1)
-        test = april if april >= data_start else latest
-    earliest = add_months(data_start.replace(day=1), options.min_history_months)
-    if data_start.day != 1:
-        earliest = add_months(earliest, 1)
-    candidates = []
-    d = add_months(test, -labels.FOLLOW_UP_MONTHS)
-    while d >= earliest and len(candidates) < options.training_index_dates:
-        candidates.append(d)
-        d = add_months(d, -1)
-    if not candidates:
-        raise StageError(
-            f"the risk stage needs training index dates at least {options.min_history_months} "
-            f"months after the data start ({data_start.isoformat()}) whose 12-month follow-up "
-            f"ends by the test index date ({test.isoformat()}); the data are too short. "
-            "Load more years, or lower [stages.risk] min_history_months"
-        )
-    return Dates(tuple(sorted(candidates)), test, scoring)
-
-
-def data_start(encounter: ir.Table) -> dt.date | None:
-    """The first month with at least ``COVERED_MONTH_SHARE`` of the busiest month's encounters."""
-    months = encounter.group_by(m=encounter.start_date.truncate("M")).aggregate(n=encounter.count())
-    frame = months.filter(months.m.notnull()).execute().sort_values("m")
-    if frame.empty:
-        return None
-    enough = frame[frame.n >= COVERED_MONTH_SHARE * frame.n.max()]
-    return pd.Timestamp(enough.m.iloc[0]).date()
 
 
 def _need_definitions(inp: StageInput) -> NeedDefinitions:
