@@ -199,7 +199,7 @@ def _build(inp, options: RiskOptions, t, scratch: _Scratch):
 
     # Validate on the test date: scored in the engine, as everyone will be.
     at_test = table.filter(table[INDEX_DATE] == dates.test)
-    at_test = _with_place(at_test, person, lsoa)
+    at_test = _with_place(at_test, _homes(person, lsoa))
     test_scored = M.scored(at_test, need_model).rename(probability="prediction")
     test_cols = [
         "person_id",
@@ -275,15 +275,16 @@ def _build(inp, options: RiskOptions, t, scratch: _Scratch):
 
     # Fair shares from the scores, beside the costing's latest year.
     cells = risk_score.join(at_score.select("person_id", "age_band", "sex"), "person_id")
-    cells = _with_place(cells, person, lsoa, t.get("organisation"), dates.scoring)
+    # Homes as places stood on the scoring date, built once for the shares and the spend.
+    homes = _homes(person, lsoa, t.get("organisation"), dates.scoring)
+    homes = homes if homes is None else scratch.keep("homes", homes)
+    cells = _with_place(cells, homes)
     cells = (
         cells.group_by(["place_code", "practice_code", "age_band", "sex"])
         .aggregate(people=ibis._.count(), need=ibis._.probability.sum())
         .to_pandas()
     )
-    spend, spend_year = _spend(
-        cost_table, risk_score, person, lsoa, t.get("organisation"), dates.scoring
-    )
+    spend, spend_year = _spend(cost_table, risk_score, homes, dates.scoring)
     budget_pence = (
         options.budget_pounds * 100
         if options.budget_pounds
@@ -393,21 +394,20 @@ def _pulled(table: ir.Table) -> pd.DataFrame:
     return frame.sort_values(["person_id", INDEX_DATE], ignore_index=True, kind="stable")
 
 
-def _with_place(
-    t: ir.Table,
+def _homes(
     person: ir.Table,
     lsoa: ir.Table | None,
     organisation: ir.Table | None = None,
     on: dt.date | None = None,
-) -> ir.Table:
-    """``t`` plus ``place_code``: where the person lives (their LSOA's place), else Unknown.
+) -> ir.Table | None:
+    """_p, _place: where each person lives (their LSOA's place); None without LSOAs.
 
     With ``organisation`` and ``on``, the place as it stood on that day: a place merged
     into another since the LSOA lookup was drawn reads as its successor, so shares are
     given to the places that hold the budget, not to ones that have closed.
     """
     if lsoa is None:
-        return t.mutate(place_code=ibis.literal("Unknown"))
+        return None
     homes = person.select(_p=person.person_id, _l=person.lsoa_code)
     places = lsoa.select(_lsoa=lsoa.lsoa_code, _place=lsoa.place_code)
     lookup = homes.left_join(places, homes._l == places._lsoa).select("_p", "_place")
@@ -417,11 +417,18 @@ def _with_place(
         current = organisations.resolve(codes, organisation, dict(organisations.HIERARCHY)["place"])
         lookup = lookup.left_join(current, lookup._place == current.code)
         lookup = lookup.select("_p", _place=lookup.resolved.fill_null(lookup._place))
-    joined = t.left_join(lookup, t.person_id == lookup._p)
+    return lookup
+
+
+def _with_place(t: ir.Table, homes: ir.Table | None) -> ir.Table:
+    """``t`` plus ``place_code`` from ``_homes``, else Unknown."""
+    if homes is None:
+        return t.mutate(place_code=ibis.literal("Unknown"))
+    joined = t.left_join(homes, t.person_id == homes._p)
     return joined.mutate(place_code=joined._place.fill_null("Unknown")).drop("_p", "_place")
 
 
-def _spend(cost_table, risk_score, person, lsoa, organisation, scoring: dt.date):
+def _spend(cost_table, risk_score, homes: ir.Table | None, scoring: dt.date):
     """Actual spend by place and practice in the latest costed financial year before scoring,
     with places as they stand on the scoring date (as the fair shares have them)."""
     if cost_table is None:
@@ -429,7 +436,7 @@ def _spend(cost_table, risk_score, person, lsoa, organisation, scoring: dt.date)
     year = financial_year(financial_year_of(scoring) - 1).label
     costs = cost_table.filter(cost_table.financial_year == year)
     per_person = costs.group_by("person_id").aggregate(pence=costs.cost_pence.sum())
-    per_person = _with_place(per_person, person, lsoa, organisation, scoring)
+    per_person = _with_place(per_person, homes)
     practices = risk_score.select("person_id", "practice_code")
     t = per_person.left_join(practices, "person_id")
     frame = t.select(
