@@ -91,6 +91,9 @@ def _print_summaries(summaries: list[StageSummary]) -> None:
             s.stage, f"{s.rows_in:,}", f"{s.rows_out:,}", f"{s.rows_quarantined:,}", f"{s.seconds}"
         )
     console.print(table)
+    for s in summaries:
+        for note in s.notes:
+            console.print(f"[yellow]{s.stage}:[/yellow] {note}", highlight=False)
 
 
 @app.command()

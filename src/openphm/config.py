@@ -91,6 +91,9 @@ class Governance(_Strict):
     lawful_basis_article6: Literal["6(1)(a)", "6(1)(c)", "6(1)(e)"]
     lawful_basis_article9: Literal["9(2)(a)", "9(2)(g)", "9(2)(h)", "9(2)(i)", "9(2)(j)"]
     description: str = ""
+    # Pseudonymised sources carry no NHS number to apply opt-outs by: the data controller
+    # declares that the supplier applied them (NHS England's DSCRO and HES do).
+    opt_outs_applied_upstream: bool = False
 
     @property
     def lawful_basis(self) -> str:
@@ -272,11 +275,24 @@ class StageOptions(_Strict):
 
 
 class Source(_Strict):
-    """One delivered file: where it is and which layout it follows."""
+    """One delivered file: where it is, which layout it follows, and how it is written."""
 
     path: Path  # relative to the workspace folder
     layout: str
+    # csv or parquet; unset: from the file's extension (.csv, .txt, .tsv, .psv, .parquet)
+    format: Literal["csv", "parquet"] | None = None
+    delimiter: str = ","  # a CSV's field separator: "|" or "\t" for pipe or tab files
     encoding: str = "utf-8"  # e.g. cp1252 for files from older systems
+    # layout column -> the file's header for it, e.g. { NEWNHSNO = "Der_Pseudo_NHS_Number" }
+    columns: dict[str, str] = Field(default_factory=dict)
+    # Date formats tried in order (strftime codes), e.g. ["%d/%m/%Y"]; ISO dates and
+    # date-times (2023-06-04, 2023-06-04 00:00:00.000) are always read.
+    date_formats: list[str] = Field(default_factory=list)
+    # Tokens read as no value, beside the empty field, e.g. ["NULL", "N/A"]
+    null_values: list[str] = Field(default_factory=list)
+    # What identifies the person: an NHS number, or an upstream pseudonym (HES PSEUDO_HESID,
+    # a DSCRO or UDAL pseudonym, an OMOP person_id) that link re-keys under the workspace key.
+    identifier: Literal["nhs_number", "pseudonym"] = "nhs_number"
 
     @field_validator("layout")
     @classmethod

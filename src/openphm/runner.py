@@ -54,6 +54,10 @@ class StageOutput:
     counts: dict[str, Any] = field(default_factory=dict)  # for the audit record and summary
     # Scratch folders (removed) or callables (called) once the outputs are committed.
     cleanup: list[Any] = field(default_factory=list)
+    # What the stage could not do, or did only in part, and why: plain sentences with
+    # counts and names of code lists, sources or settings, never a row's values. They
+    # reach the summary, the audit record and the report.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class StageSummary:
     seconds: float
     published: tuple[Path, ...] = ()
     counts: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 def code_version() -> str:
@@ -185,6 +190,7 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
             out_desc,
             rows_quarantined=result.rows_quarantined,
             counts=result.counts,
+            notes=list(result.notes),
             consumed=list(stage.consumes),
             restricted=[p.relative_to(ws.root).as_posix() for p in restricted],
             published=[
@@ -200,6 +206,7 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
         seconds=round(time.perf_counter() - started, 3),
         published=tuple(p.path for p in published),
         counts=result.counts,
+        notes=tuple(result.notes),
     )
 
 

@@ -40,9 +40,13 @@ class Layout:
     format: str = "csv"  # or "parquet"
     provider: str | None = None  # the column naming the provider, for quality by provider
     nulls: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    # Other names a column is delivered under (HES as NHS Digital publishes it, SUS+/NCDR):
+    # layout column -> file headers, tried in order after the layout's own name.
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "nulls", MappingProxyType(dict(self.nulls)))
+        object.__setattr__(self, "aliases", MappingProxyType(dict(self.aliases)))
         if isinstance(self.key, str):
             object.__setattr__(self, "key", (self.key,))
         for column in self.key:
