@@ -46,6 +46,7 @@ import csv
 import difflib
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,19 +94,68 @@ def _short(value: str) -> str:
     return value if len(value) <= SHOWN_CHARS else value[:SHOWN_CHARS] + "..."
 
 
-def check_columns(source: Path, found: list[str], layout: Layout) -> None:
-    """Stop with a clear error if a required column is missing or a name repeats."""
+def header_key(name: str) -> str:
+    """Headers match case- and space-insensitively: 'Admission Date' is 'admissiondate'."""
+    return "".join(name.split()).lower()
+
+
+def resolve_columns(
+    source: Path, found: list[str], layout: Layout, configured: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Which of the file's headers holds each layout column: {header: layout column}.
+
+    A column is looked for under the name the source configures for it (``columns`` in
+    ``[sources.NAME]``), else under the layout's own name, else under its aliases in
+    order, all case- and space-insensitively. Stops with one error that lists every
+    missing required column, each with the closest header found and the setting that
+    maps it.
+    """
     repeated = sorted({c for c in found if found.count(c) > 1})
     if repeated:
         raise IngestError(f"{source}: column(s) {repeated} appear more than once in the header")
-    for column in layout.columns:
-        if column not in found:
-            close = difflib.get_close_matches(column, found, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise IngestError(
-                f"{source}: required column {column!r} for layout {layout.name!r} is missing"
-                f"{hint} Columns found: {', '.join(found) or '(none)'}"
+    configured = dict(configured or {})
+    unknown = sorted(set(configured) - set(layout.all_columns))
+    if unknown:
+        raise IngestError(
+            f"{source}: columns {unknown} in [sources] are not columns of layout "
+            f"{layout.name!r}; its columns are: {', '.join(layout.all_columns)}"
+        )
+    by_key: dict[str, list[str]] = {}
+    for header in found:
+        by_key.setdefault(header_key(header), []).append(header)
+    mapping: dict[str, str] = {}
+    for column in layout.all_columns:
+        names = [configured[column]] if column in configured else []
+        names += [column, *layout.aliases.get(column, ())]
+        for name in names:
+            headers = [h for h in by_key.get(header_key(name), []) if h not in mapping]
+            if len(headers) > 1:
+                raise IngestError(
+                    f"{source}: headers {headers} differ only in case or spaces; "
+                    f"name the one that holds {column!r} with columns = "
+                    f'{{ {column} = "..." }} in [sources]'
+                )
+            if headers:
+                mapping[headers[0]] = column
+                break
+    missing = [c for c in layout.columns if c not in mapping.values()]
+    if missing:
+        unused = [h for h in found if h not in mapping]
+        lines = []
+        for column in missing:
+            close = difflib.get_close_matches(column, unused, n=1, cutoff=0.6)
+            close = close or difflib.get_close_matches(
+                header_key(column), [header_key(h) for h in unused], n=1, cutoff=0.6
             )
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(f"  {column!r}{hint}")
+        raise IngestError(
+            f"{source}: {len(missing)} required column(s) of layout {layout.name!r} are "
+            "missing:\n" + "\n".join(lines) + "\nIf the file calls a column something else, "
+            'map it in [sources] with columns = { LAYOUT_COLUMN = "FILE HEADER" }. '
+            f"Columns found: {', '.join(found) or '(none)'}"
+        )
+    return mapping
 
 
 # Undecodable bytes. The parser gets the file through a codec that turns each byte the
@@ -363,27 +413,35 @@ def _stage_batch(
     staging.write(columns, lines[~bad])
 
 
-def read_csv(path: Path, layout: Layout, out: Path, encoding: str = "utf-8") -> ReadResult:
+def read_csv(
+    path: Path,
+    layout: Layout,
+    out: Path,
+    encoding: str = "utf-8",
+    columns: Mapping[str, str] | None = None,
+) -> ReadResult:
     header, body = _csv_header(path, encoding)
-    check_columns(path, header, layout)
+    mapping = resolve_columns(path, header, layout, columns)
     block = BLOCK_BYTES
     while True:
         try:
-            return _read_csv_blocks(path, layout, out, encoding, header, body, block)
+            return _read_csv_blocks(path, layout, out, encoding, header, body, block, mapping)
         except pa.ArrowInvalid as exc:
             if "straddling" not in str(exc) or block >= MAX_BLOCK_BYTES:
                 raise IngestError(f"{path}: cannot be parsed as CSV ({exc})") from None
             block *= 4
 
 
-def _read_csv_blocks(path, layout, out, encoding, header, body, block) -> ReadResult:
-    result = ReadResult(out, extra_columns=tuple(c for c in header if c not in layout.all_columns))
+def _read_csv_blocks(path, layout, out, encoding, header, body, block, mapping) -> ReadResult:
+    result = ReadResult(out, extra_columns=tuple(c for c in header if c not in mapping))
     staging = _Staging(out, list(layout.all_columns))
     size = path.stat().st_size
     start: tuple[int, int] | None = (body, 2)
     try:
         while start is not None and start[0] < size:
-            start = _read_rows(path, size, start, layout, encoding, header, block, staging, result)
+            start = _read_rows(
+                path, size, start, layout, encoding, header, block, staging, result, mapping
+            )
     finally:
         staging.close()
     result.rows_staged = staging.rows
@@ -412,7 +470,7 @@ def _open_csv(source, header, encoding, block, on_invalid):
     )
 
 
-def _read_rows(path, size, start, layout, encoding, header, block, staging, result):
+def _read_rows(path, size, start, layout, encoding, header, block, staging, result, mapping):
     """Read the rows from byte offset ``start[0]`` (physical line ``start[1]``) to the end
     of the file. Returns (offset, line) to read on from if the last row opens a quote that
     it never closes, else None.
@@ -445,12 +503,14 @@ def _read_rows(path, size, start, layout, encoding, header, block, staging, resu
         shown = f"{row.actual_columns} fields, expected {row.expected_columns}"
         result.rejects.append(Reject(at, "wrong_field_count", "", shown))
 
-    wanted = [c for c in header if c in layout.all_columns]
+    wanted = [c for c in header if c in mapping]
+    names = [mapping[c] for c in wanted]
     marks = _MarkCount.seen
 
     def stage(batch, lines) -> None:
         marked = _MarkCount.seen != marks
-        _stage_batch(batch.select(wanted), lines, layout, staging, result.rejects, marked)
+        named = batch.select(wanted).rename_columns(names)
+        _stage_batch(named, lines, layout, staging, result.rejects, marked)
 
     held = None  # the last batch read, and its lines: its last row may be the unclosed one
     record = 1  # pyarrow's number for the next row
@@ -507,15 +567,17 @@ def _read_rows(path, size, start, layout, encoding, header, block, staging, resu
     return _line_after(path, quote), quote_line + 1
 
 
-def read_parquet(path: Path, layout: Layout, out: Path) -> ReadResult:
+def read_parquet(
+    path: Path, layout: Layout, out: Path, columns: Mapping[str, str] | None = None
+) -> ReadResult:
     """A Parquet file (OMOP CDM tables): every column as text, ``_line`` the row number."""
     try:
         source = pq.ParquetFile(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise IngestError(f"{path}: cannot be read as Parquet ({exc})") from None
     found = source.schema_arrow.names
-    check_columns(path, found, layout)
-    wanted = [c for c in found if c in layout.all_columns]
+    mapping = resolve_columns(path, found, layout, columns)
+    wanted = [c for c in found if c in mapping]
     result = ReadResult(out, extra_columns=tuple(c for c in found if c not in wanted))
     staging = _Staging(out, list(layout.all_columns))
     row = 1
@@ -523,7 +585,7 @@ def read_parquet(path: Path, layout: Layout, out: Path) -> ReadResult:
         for batch in source.iter_batches(columns=wanted, batch_size=256_000):
             text = pa.RecordBatch.from_arrays(
                 [_as_text(batch.column(i)) for i in range(batch.num_columns)],
-                names=batch.schema.names,
+                names=[mapping[name] for name in batch.schema.names],
             )
             lines = np.arange(row, row + batch.num_rows, dtype=np.int64)
             row += batch.num_rows

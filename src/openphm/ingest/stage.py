@@ -64,8 +64,8 @@ def _read(path: Path, source: Source, out: Path) -> ReadResult:
             "check [sources] in openphm.toml"
         )
     if layout.format == "parquet":
-        return read_parquet(path, layout, out)
-    return read_csv(path, layout, out, source.encoding)
+        return read_parquet(path, layout, out, source.columns)
+    return read_csv(path, layout, out, source.encoding, source.columns)
 
 
 def _rejects(result: ReadResult, name: str, shown_path: str) -> pd.DataFrame:
