@@ -95,8 +95,9 @@ def _short(value: str) -> str:
 
 
 def header_key(name: str) -> str:
-    """Headers match case- and space-insensitively: 'Admission Date' is 'admissiondate'."""
-    return "".join(name.split()).lower()
+    """Headers match ignoring case, spaces and underscores: 'Admission Date',
+    'ADMISSION_DATE' and 'admission_date' are one header."""
+    return "".join(name.split()).replace("_", "").lower()
 
 
 def resolve_columns(
