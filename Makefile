@@ -6,7 +6,7 @@ DEMO_DIR ?= demo
 # pip reads constraints.txt so a fresh machine gets the versions the tests passed with.
 PIP := $(BIN)/pip install --quiet --constraint constraints.txt
 
-.PHONY: demo test bench lint lock clean
+.PHONY: demo test bench lint lock clean java-17
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -23,7 +23,24 @@ $(VENV)/.stamp-test: $(VENV)/.stamp-run
 demo: $(VENV)/.stamp-run
 	DEMO_DIR=$(DEMO_DIR) $(BIN)/openphm demo --dir $(DEMO_DIR)
 
-test: $(VENV)/.stamp-test
+# The suite drives Debian's chromium (browser tests) and Java 17 (Spark): installed here
+# when this user may (root, or sudo without a password), else make stops at once with
+# the one command to run.
+CHROMIUM := /usr/bin/chromium
+APT_GET := $(if $(filter 0,$(shell id -u)),apt-get,sudo -n apt-get)
+
+$(CHROMIUM):
+	@$(APT_GET) -q update >/dev/null 2>&1 && $(APT_GET) install -y -q chromium >/dev/null 2>&1 \
+	|| { echo "make test: the browser tests need Debian's chromium. Install it with:" >&2; \
+	     echo "    sudo apt-get install -y chromium" >&2; exit 1; }
+
+java-17:
+	@java -version 2>&1 | grep -q 'version "17' \
+	|| $(APT_GET) install -y -q openjdk-17-jre-headless >/dev/null 2>&1 \
+	|| { echo "make test: the Spark tests need Java 17. Install it with:" >&2; \
+	     echo "    sudo apt-get install -y openjdk-17-jre-headless" >&2; exit 1; }
+
+test: $(VENV)/.stamp-test $(CHROMIUM) java-17
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(VENV)/.stamp-test
