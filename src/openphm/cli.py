@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -383,6 +384,42 @@ def serve(
     run_server(directory, host=host, port=port, secure_cookies=secure_cookies)
 
 
+PasswordStdin = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="read the password from standard input (one line) instead of a prompt",
+    ),
+]
+
+
+def _new_password(from_stdin: bool) -> str:
+    """A password from a hidden prompt (typed twice) or standard input; never an argument,
+    which would sit in the shell's history and the process list."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@contextmanager
+def _account_errors():
+    from openphm.web.accounts import AccountError
+
+    try:
+        yield
+    except AccountError as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _accounts(directory: Path):
+    from openphm.web.accounts import Accounts
+
+    with _clear_errors():
+        ws = Workspace(directory)
+    return Accounts(ws.root)
+
+
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="user name (lower case)")],
@@ -391,22 +428,38 @@ def user_add(
         str | None, typer.Option(help="care_team only: the GP practice's ODS code")
     ] = None,
     directory: WorkspaceDir = Path("."),
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, hidden=True)
-    ] = "",
+    password_stdin: PasswordStdin = False,
 ) -> None:
     """Add a dashboard account (the password is prompted for and stored as an Argon2id hash)."""
-    from openphm.web.accounts import AccountError, Accounts
-
-    with _clear_errors():
-        ws = Workspace(directory)
-        try:
-            user = Accounts(ws.root).add(name, role, password, practice)
-        except AccountError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(2) from None
+    accounts = _accounts(directory)
+    with _account_errors():
+        user = accounts.add(name, role, _new_password(password_stdin), practice)
     where = f", practice {user.practice}" if user.practice else ""
     console.print(f"user {user.name} added ({user.role}{where})", markup=False)
+
+
+@user_app.command("remove")
+def user_remove(
+    name: Annotated[str, typer.Argument(help="user name")], directory: WorkspaceDir = Path(".")
+) -> None:
+    """Remove an account and its API tokens; its sessions end at their next request."""
+    with _account_errors():
+        _accounts(directory).remove(name)
+    console.print(f"user {name} removed", markup=False)
+
+
+@user_app.command("passwd")
+def user_passwd(
+    name: Annotated[str, typer.Argument(help="user name")],
+    directory: WorkspaceDir = Path("."),
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Set a new password; every session signed in before it ends."""
+    accounts = _accounts(directory)
+    with _account_errors():
+        accounts.tokens(name)  # an unknown user is named before the password is asked for
+        accounts.set_password(name, _new_password(password_stdin))
+    console.print(f"password of {name} changed; their other sessions have ended", markup=False)
 
 
 @user_app.command("token")
@@ -414,17 +467,35 @@ def user_token(
     name: Annotated[str, typer.Argument(help="user name")], directory: WorkspaceDir = Path(".")
 ) -> None:
     """Make an API token for a user; it is shown once and only its hash is kept."""
-    from openphm.web.accounts import AccountError, Accounts
-
-    with _clear_errors():
-        ws = Workspace(directory)
-        try:
-            token = Accounts(ws.root).new_token(name)
-        except AccountError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(2) from None
+    with _account_errors():
+        token = _accounts(directory).new_token(name)
     console.print(token, markup=False, highlight=False, soft_wrap=True)
     err.print("use it as: Authorization: Bearer <token>; it is not shown again", highlight=False)
+
+
+@user_app.command("tokens")
+def user_tokens(
+    name: Annotated[str, typer.Argument(help="user name")], directory: WorkspaceDir = Path(".")
+) -> None:
+    """List a user's API tokens (their ids and when they were made)."""
+    with _account_errors():
+        tokens = _accounts(directory).tokens(name)
+    table = Table("token id", "created")
+    for t in tokens:
+        table.add_row(t["id"], t["created"])
+    console.print(table)
+
+
+@user_app.command("revoke")
+def user_revoke(
+    name: Annotated[str, typer.Argument(help="user name")],
+    token_id: Annotated[str, typer.Argument(help="the token's id (openphm user tokens NAME)")],
+    directory: WorkspaceDir = Path("."),
+) -> None:
+    """Revoke one of a user's API tokens: it is refused from the next request on."""
+    with _account_errors():
+        _accounts(directory).revoke_token(name, token_id)
+    console.print(f"token {token_id} of {name} revoked", markup=False)
 
 
 @user_app.command("list")

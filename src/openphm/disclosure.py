@@ -45,6 +45,8 @@ class DisclosurePolicy(BaseModel):
     suppression_threshold: int = Field(SUPPRESSION_THRESHOLD, ge=1)
     rounding_multiple: int = Field(ROUNDING_MULTIPLE, ge=1)
     disabled_reason: str | None = None
+    # Why the threshold or the rounding is below NHS Digital's: required when either is.
+    weakened_reason: str | None = None
 
     @model_validator(mode="after")
     def _off_only_with_reason(self) -> DisclosurePolicy:
@@ -53,7 +55,21 @@ class DisclosurePolicy(BaseModel):
                 "disclosure control can only be turned off with a disabled_reason "
                 "(for example: outputs stay inside the trusted research environment)"
             )
+        if self.weakened and not (self.weakened_reason or "").strip():
+            raise ValueError(
+                f"suppression_threshold below {SUPPRESSION_THRESHOLD} or rounding_multiple "
+                f"below {ROUNDING_MULTIPLE} publishes smaller counts than NHS Digital's rules "
+                "allow: give weakened_reason (it is audited and shown in the report's methods)"
+            )
         return self
+
+    @property
+    def weakened(self) -> bool:
+        """Below the defaults: counts smaller than NHS Digital's rules allow can be published."""
+        return (
+            self.suppression_threshold < SUPPRESSION_THRESHOLD
+            or self.rounding_multiple < ROUNDING_MULTIPLE
+        )
 
 
 @dataclass(frozen=True)
@@ -277,10 +293,13 @@ def _decisions(out: ir.Table, counts, policy: DisclosurePolicy) -> dict[str, Any
         },
     ).execute()
     row = {k: int(v) for k, v in tallies.iloc[0].fillna(0).items()}
-    return {
+    decisions = {
         "enabled": True,
         "suppression_threshold": policy.suppression_threshold,
         "rounding_multiple": policy.rounding_multiple,
         "cells": row.pop("cells"),
         "suppressed": row,
     }
+    if policy.weakened:
+        decisions["weakened_reason"] = policy.weakened_reason
+    return decisions

@@ -77,6 +77,13 @@ def methods(pub: Published, config: Config, records: Sequence[dict], root: Path)
                 )
             )
         )
+        if policy.weakened:
+            blocks.append(
+                Text(
+                    "These rules are weaker than NHS Digital's (counts of 1 to 7 suppressed, "
+                    f"others rounded to 5), for this reason: {policy.weakened_reason}"
+                )
+            )
     else:
         blocks.append(Text(f"Disclosure control was turned off: {policy.disabled_reason}"))
     used = used_definitions(records)

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ USERS_FILE = "users.json"
 PUBLIC, ANALYST, CARE_TEAM = "public", "analyst", "care_team"
 ROLES = (PUBLIC, ANALYST, CARE_TEAM)
 MIN_PASSWORD_LENGTH = 12  # NCSC: length over complexity rules
+MIN_DISTINCT_CHARACTERS = 5  # "            " and "aaaaaaaaaaaa" are not passwords
 TOKEN_PREFIX = "oph_"
 TOKEN_BYTES = 32
 _NAME = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
@@ -89,11 +91,7 @@ class Accounts:
                 )
         elif practice:
             raise AccountError(f"--practice is only for care_team users, not {role}")
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise AccountError(
-                f"the password must be at least {MIN_PASSWORD_LENGTH} characters "
-                "(three random words make a good one)"
-            )
+        check_password(name, password)
         data = self._read()
         if name in data["users"]:
             raise AccountError(f"user {name!r} already exists in {self.path}")
@@ -110,9 +108,54 @@ class Accounts:
     def names(self) -> list[User]:
         return [_user(n, u) for n, u in sorted(self._read()["users"].items())]
 
-    def get(self, name: str) -> User | None:
+    def get(self, name: str, issued: int | None = None) -> User | None:
+        """The user; with ``issued`` (a session's issue time), None if the session began
+        before the password was last changed."""
         u = self._read()["users"].get(name)
-        return _user(name, u) if u else None
+        if not u or (issued is not None and issued < u.get("sessions_after", 0)):
+            return None
+        return _user(name, u)
+
+    def remove(self, name: str) -> None:
+        """Remove an account, its tokens with it; its sessions end at their next request."""
+        data = self._read()
+        self._known(data, name)
+        del data["users"][name]
+        self._write(data)
+
+    def set_password(self, name: str, password: str) -> None:
+        """A new password; every session signed in before now ends."""
+        data = self._read()
+        self._known(data, name)
+        check_password(name, password)
+        u = data["users"][name]
+        u["password"] = _hasher.hash(password)
+        u["sessions_after"] = int(time.time()) + 1  # sessions carry whole seconds
+        self._write(data)
+
+    def tokens(self, name: str) -> list[dict]:
+        """The user's tokens: id and when made (the tokens themselves are not kept)."""
+        data = self._read()
+        self._known(data, name)
+        return [{"id": t["id"], "created": t["created"]} for t in data["users"][name]["tokens"]]
+
+    def revoke_token(self, name: str, token_id: str) -> None:
+        data = self._read()
+        self._known(data, name)
+        tokens = data["users"][name]["tokens"]
+        kept = [t for t in tokens if t["id"] != token_id]
+        if len(kept) == len(tokens):
+            raise AccountError(
+                f"user {name!r} has no token {token_id!r}; list them with: "
+                f"openphm user tokens {name}"
+            )
+        data["users"][name]["tokens"] = kept
+        self._write(data)
+
+    @staticmethod
+    def _known(data: dict, name: str) -> None:
+        if name not in data["users"]:
+            raise AccountError(f"no user {name!r}; the users are listed by: openphm user list")
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The user if the password is right, else None (the same time either way)."""
@@ -132,8 +175,7 @@ class Accounts:
     def new_token(self, name: str) -> str:
         """A new API token for the user, returned once; only its hash is kept."""
         data = self._read()
-        if name not in data["users"]:
-            raise AccountError(f"no user {name!r}; add one with: openphm user add {name} --role")
+        self._known(data, name)
         token_id = secrets.token_hex(4)
         token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(TOKEN_BYTES)}"
         data["users"][name]["tokens"].append(
@@ -151,6 +193,23 @@ class Accounts:
                 if hmac.compare_digest(t["sha256"], digest):
                     return _user(name, u)
         return None
+
+
+def check_password(name: str, password: str) -> None:
+    """NCSC's advice: length, not composition rules; but not spaces, one character
+    repeated, or the user's own name."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            f"the password must be at least {MIN_PASSWORD_LENGTH} characters "
+            "(three random words make a good one)"
+        )
+    if len(set(password.strip())) < MIN_DISTINCT_CHARACTERS:
+        raise AccountError(
+            "the password is spaces or a few characters repeated; "
+            "three random words make a good one"
+        )
+    if name and name.lower() in password.lower():
+        raise AccountError("the password must not contain the user name")
 
 
 def _user(name: str, u: dict) -> User:

@@ -20,9 +20,8 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,10 +46,13 @@ from openphm.report.sections import generic
 from openphm.runner import code_version
 from openphm.web import cohort, filters
 from openphm.web.accounts import ANALYST, ANONYMOUS, CARE_TEAM, Accounts, User
+from openphm.web.guard import ACCOUNT_LOCKED, ALL_LOCKED, BUSY, LOCKOUT_SECONDS, SignInGuard
 from openphm.web.security import (
     CSRF_FIELD,
+    HSTS,
     SECURITY_HEADERS,
     SESSION_COOKIE,
+    SESSION_SECONDS,
     Sessions,
     csrf_ok,
     session_key,
@@ -71,8 +73,6 @@ log = logging.getLogger("openphm.web")
 access_log = logging.getLogger("openphm.web.access")
 TEMPLATES = Path(__file__).parent / "templates"
 RELOAD_SECONDS = 2.0  # how often the published folder is checked for new files
-MAX_FAILED_SIGNINS = 5  # per user name within LOCKOUT_SECONDS
-LOCKOUT_SECONDS = 15 * 60
 CACHE_ENTRIES = 256  # charts and filtered results kept, by table, filters and publication
 PAGE_ROWS = 100
 INDICATOR_PREFIX = "indicator_"
@@ -115,28 +115,13 @@ class PublishedCache:
         return self._signature
 
 
-class Throttle:
-    """Failed sign-ins per user name: after ``MAX_FAILED_SIGNINS`` in ``LOCKOUT_SECONDS``,
-    that name is refused until the oldest failure is that old (guessing is slowed, and a
-    password spray across names is slowed by Argon2id's cost)."""
-
-    def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, name: str) -> deque[float]:
-        q = self._failures.setdefault(name, deque())
-        while q and time.monotonic() - q[0] > LOCKOUT_SECONDS:
-            q.popleft()
-        return q
-
-    def blocked(self, name: str) -> bool:
-        with self._lock:
-            return len(self._recent(name)) >= MAX_FAILED_SIGNINS
-
-    def failed(self, name: str) -> None:
-        with self._lock:
-            self._recent(name).append(time.monotonic())
+REFUSALS = {
+    ACCOUNT_LOCKED: f"too many failed sign-ins for this account; wait {LOCKOUT_SECONDS // 60} "
+    "minutes, or ask the workspace's owner to check the account",
+    ALL_LOCKED: "too many failed sign-ins on this dashboard; sign-in is paused for a few "
+    "minutes, and its owner has been told in the log",
+    BUSY: "the dashboard is busy checking other sign-ins; try again in a moment",
+}
 
 
 @dataclass
@@ -166,7 +151,7 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
     env.tests["figure"] = lambda x: isinstance(x, b.Figure)
     env.tests["table"] = lambda x: isinstance(x, b.Table)
     charts: OrderedDict[tuple, list] = OrderedDict()
-    throttle = Throttle()
+    guard = SignInGuard(ws.root)
     app = FastAPI(title="openphm dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
 
@@ -176,6 +161,8 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
     async def plumbing(request: Request, call_next):
         started = time.perf_counter()
         session = sessions.load(request.cookies.get(SESSION_COOKIE))
+        if session is not None and guard.revoked(session["sid"]):
+            session = None  # signed out: the cookie no longer opens anything
         fresh = session is None
         request.state.session = session or sessions.new()
         request.state.new_session = fresh
@@ -189,7 +176,7 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
                 "Something went wrong on the server. The error has "
                 "been logged; please try again or tell the dashboard's owner.",
             )
-        for k, v in SECURITY_HEADERS.items():
+        for k, v in (SECURITY_HEADERS | (HSTS if secure_cookies else {})).items():
             response.headers.setdefault(k, v)
         response.headers.setdefault("Cache-Control", "no-store")
         if request.state.new_session:
@@ -240,8 +227,10 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
             if user is None:
                 raise HTTPException(401, "the API token is not valid (or was revoked)")
         else:
-            name = request.state.session.get("u")
-            user = (accounts.get(name) if name else None) or ANONYMOUS
+            session = request.state.session
+            name = session.get("u")
+            user = accounts.get(name, issued=session["t"]) if name else None
+            user = user or ANONYMOUS
         request.state.user = user
         return user
 
@@ -553,15 +542,17 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
                 "reload the sign-in page and try again",
             )
         name = username.strip()
-        if throttle.blocked(name):
-            raise HTTPException(
-                429,
-                f"too many failed sign-ins for this account; wait {LOCKOUT_SECONDS // 60} "
-                "minutes, or ask the workspace's owner to check the account",
-            )
-        user = accounts.authenticate(name, password)
+        with guard.attempt(name) as attempt:
+            if attempt.refused:
+                log.warning("sign-in refused (%s locked or busy)", attempt.refused)
+                raise HTTPException(429, REFUSALS[attempt.refused])
+            user = accounts.authenticate(name, password)
+            if user is not None:
+                attempt.succeeded()
         if user is None:
-            throttle.failed(name)
+            # Never the password, nor a name nobody has (it may be a password typed there).
+            known = accounts.get(name) is not None
+            log.warning("failed sign-in for %s", f"account {name}" if known else "an unknown name")
             request.state.user = ANONYMOUS
             html = env.get_template("signin.html").render(
                 **_common(request, ANONYMOUS),
@@ -582,6 +573,8 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
                 "the form had expired or did not come from this site; "
                 "reload the page and try again",
             )
+        ended = request.state.session
+        guard.revoke(ended["sid"], until=ended["t"] + SESSION_SECONDS)
         request.state.session = sessions.new()
         request.state.new_session = True
         return RedirectResponse("/", status_code=303)

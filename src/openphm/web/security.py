@@ -1,10 +1,12 @@
 """Sessions, CSRF tokens and security headers for the dashboard.
 
 - The session is a cookie signed with the workspace's session key (itsdangerous):
-  ``{"u": user name or "", "csrf": token}``, HttpOnly, SameSite=Strict, Secure when
-  served over https, expiring after ``SESSION_SECONDS``. It holds no data, only who
-  is signed in; the role is looked up in ``users.json`` on every request, so removing
-  a user ends their access.
+  ``{"u": user name or "", "csrf": token, "sid": random id, "t": issued (epoch s)}``,
+  HttpOnly, SameSite=Strict, Secure when served over https, expiring after
+  ``SESSION_SECONDS``. It holds no data, only who is signed in; the role is looked up in
+  ``users.json`` on every request, so removing a user ends their access, and a session
+  issued before the user's password last changed is refused. Signing out revokes the
+  session's id on the server (``guard.SignInGuard``), so the old cookie stops working.
 - Every form carries the session's CSRF token; a POST whose token does not match is
   refused (403). Signing in issues a new token (no session fixation).
 - Every response carries a strict Content Security Policy (``default-src 'self'``) and
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import time
 from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -37,6 +40,8 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+# Only over https (secure cookies): browsers then refuse plain http to the host for a year.
+HSTS = {"Strict-Transport-Security": "max-age=31536000; includeSubDomains"}
 
 
 def session_key(root: Path) -> str:
@@ -63,12 +68,19 @@ class Sessions:
             data = self._signer.loads(cookie, max_age=SESSION_SECONDS)
         except BadSignature:  # includes expired
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
+        if not isinstance(data, dict):
             return None
-        return data
+        if not all(isinstance(data.get(k), str) for k in ("csrf", "sid")):
+            return None
+        return data if isinstance(data.get("t"), int) else None
 
     def new(self, user: str = "") -> dict:
-        return {"u": user, "csrf": secrets.token_urlsafe(32)}
+        return {
+            "u": user,
+            "csrf": secrets.token_urlsafe(32),
+            "sid": secrets.token_urlsafe(16),
+            "t": int(time.time()),
+        }
 
     def dump(self, session: dict) -> str:
         return self._signer.dumps(session)
@@ -86,4 +98,7 @@ class Sessions:
 def csrf_ok(session: dict | None, submitted: str | None) -> bool:
     if not session or not submitted:
         return False
-    return hmac.compare_digest(session["csrf"], submitted)
+    try:
+        return hmac.compare_digest(session["csrf"], submitted)
+    except TypeError:  # non-ASCII text cannot be compared in constant time: never a token
+        return False
