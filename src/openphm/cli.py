@@ -21,6 +21,7 @@ from rich.table import Table
 from openphm import model
 from openphm.config import CONFIG_FILE, ConfigError
 from openphm.engine import EngineError
+from openphm.governance import IdsRefused, require_direct_care
 from openphm.ingest.reader import IngestError
 from openphm.ingest.sources import synth_sources
 from openphm.runner import StageError, StageSummary, run_stage, select_stages
@@ -553,17 +554,16 @@ def risk_cohort(
             chosen = cohort.load_filters(filters)
         except cohort.CohortError as exc:
             raise StageError(str(exc)) from None
-        role = ws.config.governance.purpose
-        if ids_out is not None and role != cohort.DIRECT_CARE:
-            raise StageError(
-                f"ids are only for direct care; this workspace's purpose is {role!r} "
-                "(governance.purpose), so only the profile is shown"
-            )
+        if ids_out is not None:
+            try:
+                require_direct_care(ws.config.governance, "--ids-out")
+            except IdsRefused as exc:
+                raise StageError(str(exc)) from None
         result = cohort.build(
             ws.table("risk_score"),
             ws.table("person_need"),
             chosen,
-            role=role,
+            governance=ws.config.governance,
             policy=ws.config.disclosure,
         )
     frame = result.profile.table.execute()

@@ -32,6 +32,7 @@ from tests.e2e.test_report import (
     practice_ids,
     unsafe_count_cells,
 )
+from tests.unit.test_web import direct_care
 
 PASSWORD = "a long test password for the dashboard"
 USERS = {"ana": "analyst", "pat": "public", "carol": "care_team"}
@@ -58,6 +59,7 @@ def site(tmp_path_factory):
     src, _ = demo_workspace()
     root = tmp_path_factory.mktemp("dash") / "ws"
     shutil.copytree(src, root)
+    direct_care(root)  # care teams see their list only in a direct-care workspace
     practice = sorted({p for p in _practices(root) if isinstance(p, str)})[0]
     accounts = Accounts(root)
     for name, role in USERS.items():

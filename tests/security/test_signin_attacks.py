@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 from openphm.cli import app as cli
 from openphm.web import create_app, guard
 from openphm.web.accounts import AccountError, Accounts
-from tests.unit.test_report import tiny_workspace
-from tests.unit.test_web import PASSWORD, csrf_of, sign_in
+from tests.unit.test_report import PRACTICES, tiny_workspace
+from tests.unit.test_web import PASSWORD, csrf_of, ids_in, sign_in
 
 WRONG = "not the password at all"
 
@@ -173,3 +173,17 @@ def test_a_non_ascii_csrf_token_is_refused_not_a_server_error(ws):
     client.get("/signin")
     r = client.post("/signin", data={"username": "x", "password": "y", "csrf_token": "é" * 40})
     assert r.status_code == 403
+
+
+def test_a_care_team_in_a_planning_workspace_is_shown_no_one(ws):
+    """The dashboard served 479 and 248 pseudonymised ids to care-team accounts in a
+    planning workspace, and audited them as planning; the CLI refused the same."""
+    Accounts(ws.root).add("hana", "care_team", PASSWORD, practice=PRACTICES[0])
+    client = client_of(ws)  # tiny_workspace's purpose is planning
+    assert sign_in(client, "hana").status_code == 303
+    for path in ("/care-team", "/api/care-team/cohort"):
+        r = client.get(path)
+        assert r.status_code == 403 and "only for direct care" in r.text
+        assert ids_in(r.text) == set()
+    views = [r for r in ws.audit.records() if r["action"] == "view:care_team_cohort"]
+    assert views == []

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from openphm import codelists
-from openphm.config import RiskOptions
+from openphm.config import Governance, RiskOptions
 from openphm.link import pseudonym
 from openphm.risk import cohort, equity, fair_shares, performance, splines, tiers
 from openphm.risk.dates import choose_dates, data_start
@@ -260,19 +260,28 @@ def test_a_cohort_profile_is_gated_and_ids_are_only_for_direct_care(duckdb_con):
     s = duckdb_con.create_table("cohort_score", score)
     p = duckdb_con.create_table("cohort_need", need)
     filters = cohort.load_filters({"tier": ["top_0.5%"], "conditions": ["copd"]})
-    planning = cohort.build(s, p, filters, role="planning")
+    planning = cohort.build(s, p, filters, governance=governance("planning"))
     assert planning.ids is None
     profile = planning.profile.table.execute().set_index(["characteristic", "value"])
     assert profile.loc[("tier", "top_0.5%"), "people"] == 10  # 11 people, rounded to 5
-    care = cohort.build(s, p, filters, role=cohort.DIRECT_CARE)
+    care = cohort.build(s, p, filters, governance=governance("direct_care"))
     assert care.ids == [f"p{i:02d}" for i in range(11)]
     with pytest.raises(cohort.CohortError, match="not long-term conditions"):
         cohort.select(s, p, cohort.load_filters({"conditions": ["gout"]}))
     # Practice Z1 with a recent emergency admission: 25 people, 5 of them healthy.
     recent = cohort.load_filters({"practice": ["Z1"], "min_emergency_admissions_12m": 1})
-    rows = cohort.build(s, p, recent, role="planning").profile.table.execute()
+    rows = cohort.build(s, p, recent, governance=governance("planning")).profile.table.execute()
     rows = rows.set_index(["characteristic", "value"])
     assert rows.loc[("practice_code", "Z1"), "people"] == 25
     assert pd.isna(rows.loc[("segment", "healthy"), "people"])  # 5: suppressed
     assert rows.loc[("segment", "healthy"), "people_flag"] == "primary"
     assert pd.isna(rows.loc[("segment", "frailty_dementia"), "people"])  # else 25 - 20
+
+
+def governance(purpose: str) -> Governance:
+    return Governance(
+        controller="Test ICB",
+        purpose=purpose,
+        lawful_basis_article6="6(1)(e)",
+        lawful_basis_article9="9(2)(h)",
+    )

@@ -24,9 +24,16 @@ ALL_IDS = {person_id(i) for i in range(1, 200)}
 HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
 
 
+def direct_care(root) -> None:
+    """The workspace's purpose set to direct care, the only one that lists people."""
+    config = root / "openphm.toml"
+    config.write_text(config.read_text().replace('purpose = "planning"', 'purpose = "direct_care"'))
+
+
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
     ws = tiny_workspace(tmp_path_factory.mktemp("web") / "ws")
+    direct_care(ws.root)
     accounts = Accounts(ws.root)
     accounts.add("ana", "analyst", PASSWORD)
     accounts.add("carol", "care_team", PASSWORD, practice=PRACTICES[0])

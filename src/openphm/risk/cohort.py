@@ -28,11 +28,12 @@ import ibis
 import ibis.expr.types as ir
 
 from openphm import dates
+from openphm.config import Governance
 from openphm.disclosure import DisclosurePolicy, GatedTable, gate
+from openphm.governance import releases_ids
 
-__all__ = ["DIRECT_CARE", "Cohort", "Filters", "build", "load_filters", "select"]
+__all__ = ["Cohort", "Filters", "build", "load_filters", "select"]
 
-DIRECT_CARE = "direct_care"
 PROFILE = "cohort_profile"
 LISTS = ("tier", "segment", "conditions", "practice")
 NUMBERS = ("min_emergency_admissions_12m",)
@@ -150,10 +151,11 @@ def build(
     person_need: ir.Table,
     filters: Filters,
     *,
-    role: str,
+    governance: Governance,
     policy: DisclosurePolicy | None = None,
 ) -> Cohort:
-    """The cohort's gated profile, and its ids only when ``role`` is direct care."""
+    """The cohort's gated profile, and its ids only when the workspace's purpose is direct
+    care (``governance.releases_ids``)."""
     cohort = select(risk_score, person_need, filters)
     profile = gate(
         PROFILE,
@@ -164,6 +166,6 @@ def build(
         policy=policy,
     )
     ids = None
-    if role == DIRECT_CARE:
+    if releases_ids(governance):
         ids = sorted(cohort.select("person_id").to_pandas().person_id.tolist())
     return Cohort(profile, ids)

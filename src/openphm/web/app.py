@@ -40,6 +40,7 @@ from fastapi.responses import (
 from starlette.exceptions import HTTPException
 
 import openphm
+from openphm.governance import IdsRefused, require_direct_care
 from openphm.report import blocks as b
 from openphm.report.published import TOTAL, Published, PublishedTable, read_published
 from openphm.report.sections import generic
@@ -614,8 +615,12 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
     # --- care teams: their own practice's cohort list, audited -----------------------------
 
     def care_list(user: User, via: str) -> cohort.CohortList:
-        result = cohort.care_team_list(settings.root, user.practice or "")
         gov = ws.config.governance
+        try:
+            require_direct_care(gov, "the care-team list")
+        except IdsRefused as exc:
+            raise HTTPException(403, str(exc)) from None
+        result = cohort.care_team_list(settings.root, user.practice or "")
         ws.audit.append(
             {
                 "action": "view:care_team_cohort",
