@@ -30,6 +30,10 @@ from openphm.disclosure import GatedTable
 from openphm.publish.writer import write_published
 from openphm.workspace import Workspace
 
+RESTRICTED_DIR_MODE = 0o700
+RESTRICTED_FILE_MODE = 0o600
+STAGING_PREFIX = "staging-"  # ingest's scratch folders in the workspace
+
 
 class StageError(RuntimeError):
     """A stage that cannot run, or that broke its declared contract."""
@@ -144,6 +148,8 @@ def _audit(ws: Workspace, action: str, inputs: list, outputs: list, **extra: Any
 def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
     started = time.perf_counter()
     with workspace_lock(ws):
+        _require_intact_audit(ws, stage)
+        _remove_leftovers(ws)
         catalog = ws.catalog()
         missing = [t for t in stage.inputs if t not in catalog]
         if missing:
@@ -210,6 +216,19 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
     )
 
 
+def _require_intact_audit(ws: Workspace, stage: Stage) -> None:
+    """A stage runs only on an intact audit trail: its record could not be appended to a
+    damaged one, so it would write outputs nobody could account for."""
+    verification = ws.audit.verify()
+    if not verification.ok:
+        raise StageError(
+            f"the audit trail in {ws.audit_dir} is damaged ({verification.reason}), so stage "
+            f"{stage.name!r} was not run and nothing was changed. Restore audit/ from a copy "
+            "you trust, or ask whoever keeps the workspace what happened; "
+            "`openphm audit verify` names the first bad record"
+        )
+
+
 def restricted_path(ws: Workspace, name: str) -> Path:
     """Where restricted file "stage/name" lives: quarantine/STAGE/NAME.parquet."""
     stage, _, table = name.partition("/")
@@ -217,13 +236,25 @@ def restricted_path(ws: Workspace, name: str) -> Path:
 
 
 def write_restricted(ws: Workspace, stage: str, name: str, table: Any) -> Path:
-    """Row-level output for authorised eyes only, streamed to quarantine/STAGE/NAME.parquet."""
+    """Row-level output for authorised eyes only, streamed to quarantine/STAGE/NAME.parquet:
+    the file 0600 in 0700 folders, so only the workspace's owner can read it."""
     path = restricted_path(ws, f"{stage}/{name}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    for folder in (ws.quarantine_dir, path.parent):
+        folder.mkdir(mode=RESTRICTED_DIR_MODE, parents=True, exist_ok=True)
+        folder.chmod(RESTRICTED_DIR_MODE)
     if not isinstance(table, ir.Table):
         table = ibis.memtable(table)
     engine.write_parquet(ws.con, table, path)
+    path.chmod(RESTRICTED_FILE_MODE)
     return path
+
+
+def _remove_leftovers(ws: Workspace) -> None:
+    """Staging folders (raw NHS numbers and postcodes) left by a run that was killed: a
+    finished or failed run removes its own, so under the lock any that remain are dead."""
+    for folder in ws.root.glob(f"{STAGING_PREFIX}*"):
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def load_sources(ws: Workspace, tables: Mapping[str, Any], source: str) -> dict[str, int]:

@@ -30,7 +30,7 @@ from openphm.ingest.checks import Window, label, split
 from openphm.ingest.layouts import LAYOUTS
 from openphm.ingest.reader import IngestError, ReadResult, read_csv, read_parquet
 from openphm.model import table_spec
-from openphm.runner import Stage, StageError, StageInput, StageOutput
+from openphm.runner import STAGING_PREFIX, Stage, StageError, StageInput, StageOutput
 
 # Canonical tables ingest writes directly: they hold nobody's identity.
 DIRECT = ("ledger", "overhead_basis", "organisation", "lsoa")
@@ -107,7 +107,7 @@ def build(inp: StageInput) -> StageOutput:
         )
     options = inp.config.stages.ingest
     window = Window(options.earliest_date, options.extract_date or date.today())
-    scratch = Path(tempfile.mkdtemp(prefix="staging-", dir=ws.root))
+    scratch = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=ws.root))
     con = ws.con
     parts: dict[str, list[ir.Table]] = defaultdict(list)
     quarantine_frames: list[pd.DataFrame] = []

@@ -42,7 +42,7 @@ def write_published(directory: Path, gated: GatedTable) -> PublishedFile:
     if gated.decisions["enabled"]:
         _recheck(gated, frame)
     frame = _in_reading_order(frame, gated.keys)
-    text = _render(frame, gated).to_csv(index=False, lineterminator="\n")
+    text = _neutralised(_render(frame, gated)).to_csv(index=False, lineterminator="\n")
     path = directory / f"{gated.name}.csv"
     atomic_write_text(path, text)
     sidecar = {"table": gated.name, "rows": len(frame), "disclosure": dict(gated.decisions)}
@@ -95,6 +95,24 @@ def _in_reading_order(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFram
         ranks.append(np.fromiter((rank[t] for t in text), dtype=np.int64, count=len(text)))
     order = np.lexsort(ranks[::-1])  # the last key given to lexsort is the primary one
     return frame.iloc[order].reset_index(drop=True)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV
+# injection"): a name from a source file such as =HYPERLINK(...) would run when opened.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^-[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
+
+
+def neutralise(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula, prefixed with ' so it is text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    text = [c for c in frame.columns if frame[c].dtype == object or frame[c].dtype == "string"]
+    return frame.assign(**{c: frame[c].map(neutralise) for c in text}) if text else frame
 
 
 def _render(frame: pd.DataFrame, gated: GatedTable) -> pd.DataFrame:
