@@ -20,6 +20,7 @@ from openphm.publish.writer import write_published
 from openphm.report import build_report
 from openphm.report.published import read_published
 from openphm.report.sections import SECTIONS, generic
+from openphm.runner import write_restricted
 from openphm.workspace import Workspace
 
 PRACTICES = ("A81001", "A81002", "B82001", "B82002")
@@ -90,6 +91,7 @@ def tiny_workspace(root: Path) -> Workspace:
         risk.groupby("practice_code")["probability"].rank(method="first", ascending=False)
     ).astype("int64")
     ws.commit({"risk_score": risk})
+    write_restricted(ws, "risk", "risk_score", risk)  # as the risk stage does, for the dashboard
     charlson = codelists.load("charlson")
     ws.audit.append(
         {

@@ -132,7 +132,17 @@ def build(inp: StageInput) -> StageOutput:
     except Exception:
         scratch.drop()
         raise
-    return StageOutput(tables=tables, counts={"risk": counts}, cleanup=[scratch.drop])
+    return StageOutput(
+        tables=tables,
+        counts={"risk": counts},
+        cleanup=[scratch.drop],
+        # The dashboard's care-team lists and cohort profiles read this restricted copy, so
+        # they never wait for (or fail on) the warehouse while a run holds it.
+        restricted={SNAPSHOT: tables["risk_score"]},
+    )
+
+
+SNAPSHOT = "risk_score"  # quarantine/risk/risk_score.parquet
 
 
 def _build(inp, options: RiskOptions, t, scratch: _Scratch):

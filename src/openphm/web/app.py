@@ -675,8 +675,9 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
 
 
 def _catalog_entry(root: Path) -> str:
-    """The physical table behind risk_score now, so a new risk run refreshes the profile."""
-    path = root / "catalog.json"
-    if not path.exists():
+    """When the risk scores' snapshot was last replaced, so a new risk run refreshes the
+    profile."""
+    try:
+        return str(cohort.snapshot_path(root).stat().st_mtime_ns)
+    except FileNotFoundError:
         return ""
-    return json.loads(path.read_text()).get("tables", {}).get(cohort.RISK_TABLE, "")

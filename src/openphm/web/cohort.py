@@ -6,13 +6,14 @@
 - ``cohort_profile``: the cohort by practice and risk tier, passed through the
   disclosure gate on the fly (the same gate and policy as published tables).
 
-The warehouse is opened for each request and closed after it (one at a time), so
-the dashboard never holds DuckDB's file lock while ``openphm run`` needs it.
+Both read the risk stage's restricted copy of its scores
+(``quarantine/risk/risk_score.parquet``, 0600, replaced atomically by each risk run),
+never the warehouse: a run holds the warehouse's lock for minutes, and the dashboard
+must keep answering while it does (it once failed 78 of 83 care-team requests).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +22,10 @@ from pathlib import Path
 import ibis.expr.types as ir
 import pandas as pd
 
+from openphm import engine
 from openphm.disclosure import FLAG_SUFFIX, gate
 from openphm.publish.writer import SUPPRESSED_MARK
+from openphm.runner import restricted_path
 from openphm.workspace import Workspace
 
 RISK_TABLE = "risk_score"
@@ -38,7 +41,6 @@ LIST_COLUMNS = (
 )
 UNREGISTERED = "Unregistered"
 MAX_LIST = 500  # rows in one care-team list: the top of the practice's ranking
-_warehouse = threading.Lock()
 
 
 class NotRun(LookupError):
@@ -53,17 +55,23 @@ class CohortList:
     total: int
 
 
+def snapshot_path(root: Path) -> Path:
+    return restricted_path(Workspace(root), f"risk/{RISK_TABLE}")
+
+
 @contextmanager
 def _risk_scores(root: Path) -> Iterator[tuple[Workspace, ir.Table]]:
-    """The risk stage's scores, read under the warehouse lock; the workspace closed after."""
-    with _warehouse:
-        ws = Workspace(root)
-        try:
-            if not ws.has(RISK_TABLE):
-                raise NotRun("the risk stage has not run in this workspace: no cohort yet")
-            yield ws, ws.table(RISK_TABLE)
-        finally:
-            ws.close()
+    """The risk stage's scores from its restricted snapshot, in an in-memory engine."""
+    ws = Workspace(root)  # the configuration only: no warehouse is opened
+    path = snapshot_path(root)
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]  # Spark: part files
+    if not files or not files[0].is_file():
+        raise NotRun("the risk stage has not run in this workspace: no cohort yet")
+    con = engine.connect()
+    try:
+        yield ws, con.read_parquet([str(f) for f in files])
+    finally:
+        engine.close(con)
 
 
 def care_team_list(root: Path, practice: str) -> CohortList:
