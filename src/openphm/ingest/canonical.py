@@ -20,6 +20,7 @@ from openphm.ingest.layouts import (
     APC_OPERATIONS,
     FEED_KEYS,
     HES_AE_DIAGNOSES,
+    HES_LSOAS,
     OP_DIAGNOSES,
     OP_OPERATIONS,
 )
@@ -155,7 +156,7 @@ def _hes_identity(t: ir.Table, source: str, key: str, when: str, age: str) -> ir
         date_of_birth=hes_birth(t, when, age),
         sex="SEX",
         postcode="HOMEADD",
-        lsoa_code="LSOA21",
+        lsoa_code=ibis.coalesce(*[t[c] for c in HES_LSOAS]),
         ethnic_category="ETHNOS",
         practice_code="GPPRAC",
     )

@@ -77,27 +77,31 @@ def _nulls(tokens: tuple[str, ...], *groups: tuple[str, ...]) -> dict[str, tuple
 # has a month and year of birth (MYDOB) and no date of birth or postcode, SUS+ extracts
 # carry a derived LSOA, and many extracts hold only some of them.
 _HES_PERSON = ("NEWNHSNO",)
-_HES_PATIENT = ("DOB", "MYDOB", "SEX", "ETHNOS", "LSOA21", "HOMEADD", "GPPRAC")
+# LSOA: HES carries the census LSOA of each era it covers (LSOA01, LSOA11), only some
+# filled: a 2001/02 file has LSOA01 alone. The newest filled one is used.
+HES_LSOAS = ("LSOA21", "LSOA11", "LSOA01")
+_HES_PATIENT = ("DOB", "MYDOB", "SEX", "ETHNOS", *HES_LSOAS, "HOMEADD", "GPPRAC")
 HES_AE_DIAGNOSES = numbered("DIAG3_", 12)
 # Other names HES and SUS columns arrive under, tried in order after the layout's own.
 # - HES as NHS Digital publishes it (its data dictionary names, as in NHS Digital's
-#   artificial HES, tests/data/artificial_hes): PSEUDO_HESID, LSOA11, LSOA01.
+#   artificial HES, tests/data/artificial_hes): PSEUDO_HESID.
 # - SUS+ as NCDR and UDAL hold it (tbl_Data_SEM_APCE/APCS/OPA): the names used in the
 #   Strategy Unit's public NCDR queries (github.com/The-Strategy-Unit,
 #   aging_pop_impact_hcare_demand sql/view_apc_master.sql: APCS_Ident, Admission_Date,
 #   Discharge_Date, Admission_Method, Patient_Classification, Age_At_Start_of_Spell_SUS,
 #   Der_Postcode_LSOA_2011_Code) and in public SUS+ SQL on GitHub (APCE_Ident, OPA_Ident,
 #   Der_Pseudo_NHS_Number, Der_Provider_Code, Der_Spell_ID, Episode_Start_Date,
-#   Episode_End_Date, Treatment_Function_Code, Ethnic_Group, GP_Practice_Code,
-#   Appointment_Date, Der_Postcode_LSOA_2021_Code). Only names found in such sources.
+#   Episode_End_Date, Der_Primary_Diagnosis_Code, Treatment_Function_Code, Ethnic_Group,
+#   GP_Practice_Code, Appointment_Date, Der_Postcode_LSOA_2021_Code). Only names found in
+#   such sources; a SUS+ extract with other names maps them with ``columns``.
 # - Long diagnosis and procedure tables as CPRD's HES APC linkage delivers them
 #   (hes_diagnosis_epi: epikey, ICD, d_order; hes_procedures_epi: epikey, OPCS, p_order,
 #   evdate; CPRD's HES APC data specification).
 _PERSON_ALIASES = ("PSEUDO_HESID", "Der_Pseudo_NHS_Number")
-_LSOA_ALIASES = ("Der_Postcode_LSOA_2021_Code", "LSOA11", "Der_Postcode_LSOA_2011_Code", "LSOA01")
 _HES_PATIENT_ALIASES = {
     "NEWNHSNO": _PERSON_ALIASES,
-    "LSOA21": _LSOA_ALIASES,
+    "LSOA21": ("Der_Postcode_LSOA_2021_Code",),
+    "LSOA11": ("Der_Postcode_LSOA_2011_Code",),
     "ETHNOS": ("Ethnic_Group",),
     "GPPRAC": ("GP_Practice_Code",),
     "PROCODE3": ("Der_Provider_Code",),
@@ -112,6 +116,7 @@ HES_APC_ALIASES = _HES_PATIENT_ALIASES | {
     "EPISTART": ("Episode_Start_Date",),
     "EPIEND": ("Episode_End_Date",),
     "CLASSPAT": ("Patient_Classification",),
+    "DIAG_4_01": ("Der_Primary_Diagnosis_Code",),
     "STARTAGE": ("Age_At_Start_of_Spell_SUS",),
 }
 HES_OP_ALIASES = _HES_PATIENT_ALIASES | {
