@@ -43,7 +43,11 @@ def resolve(codes: ir.Table, episode: ir.Table, encounter: ir.Table) -> tuple[ir
     found = found.left_join(attendances, found._key == attendances._akey)
     found = found.mutate(
         encounter_id=ibis.coalesce(found._spell, found._attendance),
-        episode_id=ibis.cases((found._spell.notnull(), found.episode_id), else_=None),
+        # An attendance has no episodes; a code placed nowhere keeps the key it named.
+        episode_id=ibis.cases(
+            (found._spell.isnull() & found._attendance.notnull(), ibis.null("string")),
+            else_=found.episode_id,
+        ),
     )
     columns = codes.columns
     resolved = found.filter(found.encounter_id.notnull()).select(*columns)
