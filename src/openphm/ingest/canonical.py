@@ -13,6 +13,7 @@ from collections.abc import Callable
 import ibis
 import ibis.expr.types as ir
 
+from openphm import engine
 from openphm.ingest.checks import as_date, normalised_nhs
 from openphm.ingest.layouts import (
     APC_DIAGNOSES,
@@ -198,14 +199,15 @@ def hes_apc(t: ir.Table, source: str) -> dict[str, ir.Table]:
     ep = ep.mutate(encounter_id=_text("apc:") + ep.spell_id)
     # The spell takes its admission from its first episode and its discharge from its last;
     # episodes with no EPIORDER are ordered by their start.
-    order = [ep.episode_order, ep.episode_start, ep.EPIKEY]
-    latest = [ibis.desc(ep.episode_order), ibis.desc(ep.episode_start), ibis.desc(ep.EPIKEY)]
-    first = ibis.row_number().over(group_by=ep.encounter_id, order_by=order)
-    last = ibis.row_number().over(group_by=ep.encounter_id, order_by=latest)
+    # (engine.sort_keys: NULLs last on every engine, as spells.py orders them).
+    order = engine.sort_keys(ep.episode_order, ep.episode_start)
+    latest = engine.sort_keys(ep.episode_order, ep.episode_start, descending=True)
+    first = engine.row_number([ep.encounter_id], order, [ep.EPIKEY])
+    last = engine.row_number([ep.encounter_id], latest, [ep.EPIKEY])
     ep = ep.mutate(
-        _first=first == 0,
-        _last=last == 0,
-        episode_order=ep.episode_order.fill_null((first + 1).cast("int16")),
+        _first=first == 1,
+        _last=last == 1,
+        episode_order=ep.episode_order.fill_null(first.cast("int16")),
     )
     # The last episode's destination, on every row of its spell: a window, not a self-join
     # (which Spark would plan, spells and all, twice).
