@@ -13,8 +13,18 @@ from collections.abc import Callable
 import ibis
 import ibis.expr.types as ir
 
+from openphm import engine
 from openphm.ingest.checks import as_date, normalised_nhs
-from openphm.ingest.layouts import APC_OPERATION_DATES, APC_OPERATIONS, FEED_KEYS
+from openphm.ingest.layouts import (
+    APC_DIAGNOSES,
+    APC_OPERATION_DATES,
+    APC_OPERATIONS,
+    FEED_KEYS,
+    HES_AE_DIAGNOSES,
+    HES_LSOAS,
+    OP_DIAGNOSES,
+    OP_OPERATIONS,
+)
 from openphm.ingest.omop import OMOP_MAPPERS
 from openphm.ingest.spells import group_spells
 from openphm.ingest.staged import IDENTITY
@@ -58,13 +68,20 @@ def _long(
     return rows.filter(rows.code.notnull())
 
 
-def _identity(t: ir.Table, source: str, key: str, when: str, **columns: str) -> ir.Table:
-    """The demographic part of a record, for linkage and the person table."""
+def _identity(t: ir.Table, source: str, key: str, when: str, **columns: str | ir.Value) -> ir.Table:
+    """The demographic part of a record, for linkage and the person table.
+
+    Each column is named by the file's column, or given as an expression (a date of
+    birth HES derives from MYDOB).
+    """
     fields: dict[str, ir.Value] = {"source": _text(source), "record_key": t[key]}
     for name in IDENTITY.names:
         if name in fields or name == "record_date":
             continue
         column = columns.get(name)
+        if isinstance(column, ir.Value):
+            fields[name] = column
+            continue
         value = t[column] if column else ibis.null("string")
         if name == "nhs_number" and column:
             value = normalised_nhs(value)
@@ -91,15 +108,81 @@ def _contact(t: ir.Table, source: str, key: str, setting: str, **values) -> ir.T
 # --- hospital --------------------------------------------------------------------------
 
 
+# HES AGE AT START OF EPISODE / AT ACTIVITY DATE: 0-120 years; 7001-7007 are ages under
+# one year (in days, weeks or months: HES data dictionary), so 0 years here.
+MAX_AGE_YEARS = 120
+INFANT_AGES = (7001, 7007)
+_MYDOB = r"^(0[1-9]|1[0-2])[0-9]{4}$"  # HES MYDOB: month and year of birth, MMYYYY
+
+
+def hes_birth(t: ir.Table, activity: str, age: str) -> ir.DateValue:
+    """A date of birth from what a HES record carries, best first.
+
+    1. DOB, where the extract has it (SUS+ and identifiable HES do).
+    2. MYDOB (HES as NHS Digital publishes it: month and year, ``MMYYYY``): the first
+       of that month, as HES's own derived fields do; age is then exact to the month.
+    3. The age at the activity (STARTAGE, APPTAGE, ARRIVALAGE; whole years, or
+       written ``54.0``): the person was born between ``age + 1`` and ``age`` years
+       before the activity, so the estimate is the middle, ``age`` years and 6 months
+       before, on the first of its month (at most 6 months out).
+    """
+    dob = as_date(t.DOB)
+    mydob = t.MYDOB
+    from_mydob = ibis.cases(
+        (
+            mydob.re_search(_MYDOB),
+            ibis.date(mydob.substr(2, 4).cast("int32"), mydob.substr(0, 2).cast("int32"), 1),
+        ),
+        else_=ibis.null("date"),
+    )
+    years = t[age].try_cast("float64").floor().cast("int32")
+    years = ibis.cases(
+        (years.between(0, MAX_AGE_YEARS), years),
+        (years.between(*INFANT_AGES), 0),
+        else_=ibis.null("int32"),
+    )
+    when = as_date(t[activity])
+    months = when.year() * 12 + when.month() - 1 - years * 12 - 6
+    from_age = ibis.date(months // 12, months % 12 + 1, 1)
+    return ibis.coalesce(dob, from_mydob, from_age)
+
+
+def _hes_identity(t: ir.Table, source: str, key: str, when: str, age: str) -> ir.Table:
+    return _identity(
+        t,
+        source,
+        key,
+        when,
+        nhs_number="NEWNHSNO",
+        date_of_birth=hes_birth(t, when, age),
+        sex="SEX",
+        postcode="HOMEADD",
+        lsoa_code=ibis.coalesce(*[t[c] for c in HES_LSOAS]),
+        ethnic_category="ETHNOS",
+        practice_code="GPPRAC",
+    )
+
+
 def hes_apc(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    """Episodes grouped into provider spells (``spells.group_spells``), one encounter each.
+
+    The spell's person key is the record's person key (an NHS number, or the upstream
+    pseudonym PSEUDO_HESID); with none, the spell number, and with neither the episode
+    alone, so that no episode loses its spell. Without PROVSPNOPS (HES as NHS Digital
+    publishes it has none) episodes are grouped by person, provider and admission date.
+    """
     episodes = t.mutate(
         _nhs=normalised_nhs(t.NEWNHSNO),
-        _order=t.EPIORDER.cast("int16"),
+        _order=t.EPIORDER.try_cast("int16"),
     )
     grouped = group_spells(
         episodes.select(
             episode_key=episodes.EPIKEY,
-            person_key=episodes._nhs.fill_null(_text("spell:") + episodes.PROVSPNOPS),
+            person_key=ibis.coalesce(
+                episodes._nhs,
+                _text("spell:") + episodes.PROVSPNOPS,
+                _text("episode:") + episodes.EPIKEY,
+            ),
             provider_code=episodes.PROCODE3,
             provider_spell_number=episodes.PROVSPNOPS,
             episode_order=episodes._order,
@@ -114,12 +197,18 @@ def hes_apc(t: ir.Table, source: str) -> dict[str, ir.Table]:
     )
     ep = grouped.join(episodes, grouped.episode_key == episodes.EPIKEY)
     ep = ep.mutate(encounter_id=_text("apc:") + ep.spell_id)
-    # The spell takes its admission from its first episode and its discharge from its last.
-    first = ibis.row_number().over(group_by=ep.encounter_id, order_by=[ep.episode_order, ep.EPIKEY])
-    last = ibis.row_number().over(
-        group_by=ep.encounter_id, order_by=[ibis.desc(ep.episode_order), ibis.desc(ep.EPIKEY)]
+    # The spell takes its admission from its first episode and its discharge from its last;
+    # episodes with no EPIORDER are ordered by their start.
+    # (engine.sort_keys: NULLs last on every engine, as spells.py orders them).
+    order = engine.sort_keys(ep.episode_order, ep.episode_start)
+    latest = engine.sort_keys(ep.episode_order, ep.episode_start, descending=True)
+    first = engine.row_number([ep.encounter_id], order, [ep.EPIKEY])
+    last = engine.row_number([ep.encounter_id], latest, [ep.EPIKEY])
+    ep = ep.mutate(
+        _first=first == 1,
+        _last=last == 1,
+        episode_order=ep.episode_order.fill_null(first.cast("int16")),
     )
-    ep = ep.mutate(_first=first == 0, _last=last == 0)
     # The last episode's destination, on every row of its spell: a window, not a self-join
     # (which Spark would plan, spells and all, twice).
     last_destination = ibis.cases((ep._last, ep.DISDEST), else_=ibis.null("string"))
@@ -135,7 +224,7 @@ def hes_apc(t: ir.Table, source: str) -> dict[str, ir.Table]:
         start_date=spells.spell_start,
         end_date=spells.spell_end,
         admission_method=spells.ADMIMETH,
-        is_emergency=spells.ADMIMETH.isin(sorted(EMERGENCY_ADMISSION_METHODS)),
+        is_emergency=spells.ADMIMETH.isin(sorted(EMERGENCY_ADMISSION_METHODS)).fill_null(False),
         treatment_function=spells.TRETSPEF,
         discharge_destination=spells._discharge_destination,
         cip_spell_id=_text("apc:") + spells.cip_spell_id,
@@ -150,21 +239,8 @@ def hes_apc(t: ir.Table, source: str) -> dict[str, ir.Table]:
         treatment_function=ep.TRETSPEF,
     )
     keep = {"encounter_id": ep.encounter_id, "episode_id": ep.EPIKEY}
-    diagnoses = _long(ep, [c for c in ep.columns if c.startswith("DIAG_4_")], keep)
+    diagnoses = _long(ep, list(APC_DIAGNOSES), keep)
     procedures = _long(ep, list(APC_OPERATIONS), keep, extra=list(APC_OPERATION_DATES))
-    identity = _identity(
-        t,
-        source,
-        "EPIKEY",
-        "ADMIDATE",
-        nhs_number="NEWNHSNO",
-        date_of_birth="DOB",
-        sex="SEX",
-        postcode="HOMEADD",
-        lsoa_code="LSOA21",
-        ethnic_category="ETHNOS",
-        practice_code="GPPRAC",
-    )
     return {
         "staged_encounter": encounter,
         "staged_episode": episode,
@@ -176,7 +252,7 @@ def hes_apc(t: ir.Table, source: str) -> dict[str, ir.Table]:
             code=opcs4(procedures.code),
             procedure_date=as_date(procedures.when),
         ),
-        "staged_identity": identity,
+        "staged_identity": _hes_identity(t, source, "EPIKEY", "ADMIDATE", "STARTAGE"),
     }
 
 
@@ -195,22 +271,9 @@ def hes_op(t: ir.Table, source: str) -> dict[str, ir.Table]:
         attended=t.ATTENDED.isin(ATTENDED_OP),
     )
     keep = {"encounter_id": _text("op:") + t.ATTENDKEY}
-    diagnoses = _long(t, [c for c in t.columns if c.startswith("DIAG_4_")], keep)
+    diagnoses = _long(t, list(OP_DIAGNOSES), keep)
     keep["procedure_date"] = as_date(t.APPTDATE)
-    procedures = _long(t, [c for c in t.columns if c.startswith("OPERTN_4_")], keep)
-    identity = _identity(
-        t,
-        source,
-        "ATTENDKEY",
-        "APPTDATE",
-        nhs_number="NEWNHSNO",
-        date_of_birth="DOB",
-        sex="SEX",
-        postcode="HOMEADD",
-        lsoa_code="LSOA21",
-        ethnic_category="ETHNOS",
-        practice_code="GPPRAC",
-    )
+    procedures = _long(t, list(OP_OPERATIONS), keep)
     return {
         "staged_encounter": encounter,
         "staged_diagnosis": diagnoses.mutate(
@@ -219,7 +282,84 @@ def hes_op(t: ir.Table, source: str) -> dict[str, ir.Table]:
         "staged_procedure": procedures.mutate(
             code_system=_text("opcs4"), code=opcs4(procedures.code)
         ),
-        "staged_identity": identity,
+        "staged_identity": _hes_identity(t, source, "ATTENDKEY", "APPTDATE", "APPTAGE"),
+    }
+
+
+# A&E ATTENDANCE DISPOSAL (NHS Data Dictionary): 01 admitted to a bed at this provider,
+# 10 died in the department, 12 left before being treated.
+AE_ADMITTED = "01"
+AE_DIED = "10"
+AE_LEFT_BEFORE_TREATMENT = "12"
+DIED = "79"  # DISCHARGE DESTINATION: not applicable, the patient died
+# DIAGNOSIS SCHEME IN USE (NHS Data Dictionary): 01 A&E diagnosis, 02 ICD-10, 04 and 05
+# Read codes. HES A&E's DIAG3_nn hold ICD-10 categories only under scheme 02.
+ICD10_SCHEME = "02"
+_ICD10_CATEGORY = r"^[A-Z][0-9]{2}"
+
+
+def hes_ae(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    """Historic HES A&E (before ECDS): every attendance an emergency 'ae' encounter.
+
+    A patient who left before being treated (disposal 12) was not seen; one who died
+    in the department (10) has the discharge destination 'died'. Diagnoses are kept
+    only where DIAGSCHEME says ICD-10: the A&E diagnosis scheme's codes (``040``,
+    ``03``) and Read codes are not ICD-10, and read as ICD-10 would be wrong codes.
+    """
+    disposal = t.AEATTENDDISP
+    encounter = _contact(
+        t,
+        source,
+        "AEKEY",
+        "ae",
+        nhs="NEWNHSNO",
+        provider_code=t.PROCODE3,
+        start_date=as_date(t.ARRIVALDATE),
+        end_date=as_date(t.ARRIVALDATE),
+        is_emergency=ibis.literal(True),
+        attended=ibis.cases(
+            (disposal.isnull(), ibis.null("boolean")),
+            else_=disposal != AE_LEFT_BEFORE_TREATMENT,
+        ),
+        discharge_destination=ibis.cases((disposal == AE_DIED, DIED), else_=ibis.null("string")),
+    )
+    icd = t.filter(t.DIAGSCHEME == ICD10_SCHEME)
+    diagnoses = _long(icd, list(HES_AE_DIAGNOSES), {"encounter_id": _text("ae:") + icd.AEKEY})
+    diagnoses = diagnoses.filter(diagnoses.code.upper().re_search(_ICD10_CATEGORY))
+    return {
+        "staged_encounter": encounter,
+        "staged_diagnosis": diagnoses.mutate(
+            code_system=_text("icd10"), code=icd10(diagnoses.code)
+        ),
+        "staged_identity": _hes_identity(t, source, "AEKEY", "ARRIVALDATE", "ARRIVALAGE"),
+    }
+
+
+def hes_diagnoses_long(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    """One row per diagnosis. The record key names an APC episode or an OP or A&E
+    attendance; ``long_codes.resolve`` finds its encounter once every file is staged."""
+    return {
+        "staged_diagnosis": t.select(
+            encounter_id=ibis.null("string"),
+            episode_id=t.RECORD_KEY,
+            position=t.POSITION.try_cast("int16"),
+            code_system=_text("icd10"),
+            code=icd10(t.CODE),
+        )
+    }
+
+
+def hes_procedures_long(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    """One row per procedure, resolved to its encounter as diagnoses are."""
+    return {
+        "staged_procedure": t.select(
+            encounter_id=ibis.null("string"),
+            episode_id=t.RECORD_KEY,
+            position=t.POSITION.try_cast("int16"),
+            code_system=_text("opcs4"),
+            code=opcs4(t.CODE),
+            procedure_date=as_date(t.PROCEDURE_DATE),
+        )
     }
 
 
@@ -505,6 +645,9 @@ def lsoas(t: ir.Table, source: str) -> dict[str, ir.Table]:
 MAPPERS: dict[str, Mapper] = {
     "hes_apc": hes_apc,
     "hes_op": hes_op,
+    "hes_ae": hes_ae,
+    "hes_diagnoses_long": hes_diagnoses_long,
+    "hes_procedures_long": hes_procedures_long,
     "ecds": ecds,
     "gp_patients": gp_patients,
     "gp_registrations": gp_registrations,

@@ -73,7 +73,66 @@ def _nulls(tokens: tuple[str, ...], *groups: tuple[str, ...]) -> dict[str, tuple
     return {column: tokens for group in groups for column in group}
 
 
-_HES_PATIENT = ("NEWNHSNO", "DOB", "SEX", "ETHNOS", "LSOA21", "HOMEADD", "GPPRAC")
+# HES's patient columns. Only the person key is required: HES as NHS Digital publishes it
+# has a month and year of birth (MYDOB) and no date of birth or postcode, SUS+ extracts
+# carry a derived LSOA, and many extracts hold only some of them.
+_HES_PERSON = ("NEWNHSNO",)
+# LSOA: HES carries the census LSOA of each era it covers (LSOA01, LSOA11), only some
+# filled: a 2001/02 file has LSOA01 alone. The newest filled one is used.
+HES_LSOAS = ("LSOA21", "LSOA11", "LSOA01")
+_HES_PATIENT = ("DOB", "MYDOB", "SEX", "ETHNOS", *HES_LSOAS, "HOMEADD", "GPPRAC")
+HES_AE_DIAGNOSES = numbered("DIAG3_", 12)
+# Other names HES and SUS columns arrive under, tried in order after the layout's own.
+# - HES as NHS Digital publishes it (its data dictionary names, as in NHS Digital's
+#   artificial HES, tests/data/artificial_hes): PSEUDO_HESID.
+# - SUS+ as NCDR and UDAL hold it (tbl_Data_SEM_APCE/APCS/OPA): the names used in the
+#   Strategy Unit's public NCDR queries (github.com/The-Strategy-Unit,
+#   aging_pop_impact_hcare_demand sql/view_apc_master.sql: APCS_Ident, Admission_Date,
+#   Discharge_Date, Admission_Method, Patient_Classification, Age_At_Start_of_Spell_SUS,
+#   Der_Postcode_LSOA_2011_Code) and in public SUS+ SQL on GitHub (APCE_Ident, OPA_Ident,
+#   Der_Pseudo_NHS_Number, Der_Provider_Code, Der_Spell_ID, Episode_Start_Date,
+#   Episode_End_Date, Der_Primary_Diagnosis_Code, Treatment_Function_Code, Ethnic_Group,
+#   GP_Practice_Code, Appointment_Date, Der_Postcode_LSOA_2021_Code). Only names found in
+#   such sources; a SUS+ extract with other names maps them with ``columns``.
+# - Long diagnosis and procedure tables as CPRD's HES APC linkage delivers them
+#   (hes_diagnosis_epi: epikey, ICD, d_order; hes_procedures_epi: epikey, OPCS, p_order,
+#   evdate; CPRD's HES APC data specification).
+_PERSON_ALIASES = ("PSEUDO_HESID", "Der_Pseudo_NHS_Number")
+_HES_PATIENT_ALIASES = {
+    "NEWNHSNO": _PERSON_ALIASES,
+    "LSOA21": ("Der_Postcode_LSOA_2021_Code",),
+    "LSOA11": ("Der_Postcode_LSOA_2011_Code",),
+    "ETHNOS": ("Ethnic_Group",),
+    "GPPRAC": ("GP_Practice_Code",),
+    "PROCODE3": ("Der_Provider_Code",),
+    "TRETSPEF": ("Treatment_Function_Code",),
+}
+HES_APC_ALIASES = _HES_PATIENT_ALIASES | {
+    "EPIKEY": ("APCE_Ident", "APCS_Ident"),
+    "PROVSPNOPS": ("Der_Spell_ID",),
+    "ADMIDATE": ("Admission_Date",),
+    "ADMIMETH": ("Admission_Method",),
+    "DISDATE": ("Discharge_Date",),
+    "EPISTART": ("Episode_Start_Date",),
+    "EPIEND": ("Episode_End_Date",),
+    "CLASSPAT": ("Patient_Classification",),
+    "DIAG_4_01": ("Der_Primary_Diagnosis_Code",),
+    "STARTAGE": ("Age_At_Start_of_Spell_SUS",),
+}
+HES_OP_ALIASES = _HES_PATIENT_ALIASES | {
+    "ATTENDKEY": ("OPA_Ident",),
+    "APPTDATE": ("Appointment_Date",),
+}
+HES_AE_ALIASES = _HES_PATIENT_ALIASES
+_LONG_KEY = ("EPIKEY", "ATTENDKEY", "AEKEY", "APCE_Ident", "OPA_Ident")
+DIAGNOSES_LONG_ALIASES = {"RECORD_KEY": _LONG_KEY, "POSITION": ("d_order",), "CODE": ("ICD",)}
+PROCEDURES_LONG_ALIASES = {
+    "RECORD_KEY": _LONG_KEY,
+    "POSITION": ("p_order",),
+    "CODE": ("OPCS",),
+    "PROCEDURE_DATE": ("evdate",),
+}
+
 _FEED = (
     "RECORD_ID",
     "PROVIDER_CODE",
@@ -95,22 +154,51 @@ _LAYOUTS = (
         "hes_apc",
         "Admitted patient care episodes, HES APC / SUS APCE shape (wide diagnoses and operations)",
         "EPIKEY",
-        ("EPIKEY", "PROCODE3", "PROVSPNOPS", *_HES_PATIENT, "ADMIDATE", "ADMIMETH", "ADMISORC")
-        + ("CLASSPAT", "EPISTART", "EPIEND", "EPIORDER", "MAINSPEF", "TRETSPEF", "DISDATE")
-        + ("DISMETH", "DISDEST", *APC_DIAGNOSES, *APC_OPERATIONS),
-        optional=("EPISTAT", "EPITYPE", "STARTAGE", *APC_OPERATION_DATES),
+        ("EPIKEY", "PROCODE3", *_HES_PERSON, "ADMIDATE", "EPISTART"),
+        optional=("PROVSPNOPS", *_HES_PATIENT, "ADMIMETH", "ADMISORC", "CLASSPAT", "EPIEND")
+        + ("EPIORDER", "MAINSPEF", "TRETSPEF", "DISDATE", "DISMETH", "DISDEST")
+        + (*APC_DIAGNOSES, *APC_OPERATIONS, "EPISTAT", "EPITYPE", "STARTAGE")
+        + APC_OPERATION_DATES,
         nulls=_nulls(HES_NULL_DATES, ("DOB", "ADMIDATE", "EPISTART", "EPIEND", "DISDATE"))
         | _nulls(HES_NULL_DATES, APC_OPERATION_DATES)
         | _nulls(OPCS_NULLS, APC_OPERATIONS),
+        aliases=HES_APC_ALIASES,
     ),
     Layout(
         "hes_op",
         "Outpatient appointments, HES OP / SUS OPA shape",
         "ATTENDKEY",
-        ("ATTENDKEY", "PROCODE3", *_HES_PATIENT, "APPTDATE", "ATTENDED", "FIRSTATT")
-        + ("MAINSPEF", "TRETSPEF", *OP_DIAGNOSES, *OP_OPERATIONS),
-        optional=("STAFFTYP",),
+        ("ATTENDKEY", "PROCODE3", *_HES_PERSON, "APPTDATE"),
+        optional=(*_HES_PATIENT, "ATTENDED", "FIRSTATT", "MAINSPEF", "TRETSPEF", "APPTAGE")
+        + (*OP_DIAGNOSES, *OP_OPERATIONS, "STAFFTYP"),
         nulls=_nulls(HES_NULL_DATES, ("DOB", "APPTDATE")) | _nulls(OPCS_NULLS, OP_OPERATIONS),
+        aliases=HES_OP_ALIASES,
+    ),
+    Layout(
+        "hes_ae",
+        "Accident and emergency attendances, historic HES A&E / CDS 010 shape (before ECDS)",
+        "AEKEY",
+        ("AEKEY", "PROCODE3", *_HES_PERSON, "ARRIVALDATE"),
+        optional=(*_HES_PATIENT, "ARRIVALAGE", "ARRIVALTIME", "AEATTENDDISP", "AEDEPTTYPE")
+        + ("DIAGSCHEME", *HES_AE_DIAGNOSES),
+        nulls=_nulls(HES_NULL_DATES, ("DOB", "ARRIVALDATE")),
+        aliases=HES_AE_ALIASES,
+    ),
+    Layout(
+        "hes_diagnoses_long",
+        "Diagnoses one row per code (a HES or SUS+ diagnosis table): record key, position, code",
+        ("RECORD_KEY", "POSITION"),
+        ("RECORD_KEY", "POSITION", "CODE"),
+        aliases=DIAGNOSES_LONG_ALIASES,
+    ),
+    Layout(
+        "hes_procedures_long",
+        "Procedures one row per code (a HES or SUS+ procedure table): record key, position, code",
+        ("RECORD_KEY", "POSITION"),
+        ("RECORD_KEY", "POSITION", "CODE"),
+        optional=("PROCEDURE_DATE",),
+        nulls={"CODE": OPCS_NULLS, "PROCEDURE_DATE": HES_NULL_DATES},
+        aliases=PROCEDURES_LONG_ALIASES,
     ),
     Layout(
         "ecds",
@@ -266,6 +354,7 @@ _LAYOUTS = (
 _PROVIDERS = {
     "hes_apc": "PROCODE3",
     "hes_op": "PROCODE3",
+    "hes_ae": "PROCODE3",
     "ecds": "DER_PROVIDER_CODE",
     "gp_patients": "PRACTICE_CODE",
     "gp_registrations": "PRACTICE_CODE",

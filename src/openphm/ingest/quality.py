@@ -27,6 +27,7 @@ UNKNOWN = "unknown"
 ACTIVITY_DATE = {
     "hes_apc": "ADMIDATE",
     "hes_op": "APPTDATE",
+    "hes_ae": "ARRIVALDATE",
     "ecds": "ARRIVAL_DATE",
     "gp_events": "EVENT_DATE",
     "gp_registrations": "REGISTRATION_START",

@@ -9,9 +9,12 @@ Provider-Spells-Methodology/pdf/Spells_Methodology.pdf):
 1. A **provider spell** is one stay with one provider: the episodes of one
    person at one provider that carry the same provider spell number (HES
    PROVSPNOPS). Where the number is missing, the episodes of that person at that
-   provider with the same admission date. The spell starts on the admission date
-   of its first episode (lowest EPIORDER) and ends on the discharge date of its
-   last; it has no end while its last episode has no discharge date.
+   provider with the same admission date: the methodology's own fallback, and the
+   only grouping HES as NHS Digital publishes it allows (its extracts, the
+   artificial HES among them, carry no PROVSPNOPS; ``tests/spec/test_hes.py``).
+   The spell starts on the admission date of its first episode (lowest EPIORDER;
+   the earliest start where EPIORDER is missing) and ends on the discharge date of
+   its last; it has no end while its last episode has no discharge date.
 2. A **continuous inpatient spell** chains provider spells across providers, so
    a transfer from one trust to another is one stay in hospital, not a discharge
    and a readmission. Taking a person's spells in order of start, a spell
@@ -44,7 +47,9 @@ Assumptions, where the methodology or the input leaves a gap:
 - A spell still in hospital (no discharge date) ends its chain: nothing can be
   measured from a discharge that has not happened, and its chain has no end.
 - ``provider_code``, ``person_key`` and ``episode_key`` are never null (a row
-  with a null one would lose its spell in the join), and provider codes are ODS
+  with a null one would lose its spell in the join: the HES mapper gives an episode
+  with no person key its spell number, else its own episode key, so it is a spell of
+  its own rather than anyone else's), and provider codes are ODS
   codes, which hold no hyphen, so the two id forms below cannot collide.
 
 Identifiers are readable and never hold a person's key (which may be an NHS

@@ -24,7 +24,7 @@ import pandas as pd
 
 from openphm import engine
 from openphm.config import Source
-from openphm.ingest import quality, staged
+from openphm.ingest import long_codes, quality, staged
 from openphm.ingest.canonical import MAPPERS
 from openphm.ingest.checks import Window, label, split
 from openphm.ingest.layouts import LAYOUTS
@@ -176,6 +176,7 @@ def build(inp: StageInput) -> StageOutput:
     )
     restricted = {name: _union(parts[name], schema) for name, schema in staged.SCHEMAS.items()}
     restricted["quarantine"] = quarantine
+    notes = long_codes.place(restricted, {s.layout for s in sources.values()})
     tables = {}
     for name in DIRECT:
         tables[name] = _union(parts[name], table_spec(name).schema())
@@ -191,6 +192,7 @@ def build(inp: StageInput) -> StageOutput:
         rows_read=read,
         restricted=restricted,
         counts={"files": files},
+        notes=notes,
         cleanup=[scratch, *[_dropper(con, n) for n in reversed(scratch_names)]],
     )
 
