@@ -11,7 +11,8 @@ likely cause read from what the coded records hold (``why``), in this order:
 3. no one is old enough for it (HFRS scores people aged 75 and over);
 4. none of its code systems' records falls in its window: its lookback before the
    index date, or on or before the index date (an index date outside the data);
-5. otherwise the records in its window hold no code on its list.
+5. otherwise the records in its window hold no code on its list (for a rare
+   condition, or maternity among older people, that may be the truth).
 
 The evidence is two aggregates in the engine: people and matches per definition over
 ``person_need`` (always: the summary's counts), and records by code system with their
@@ -82,9 +83,7 @@ def unmatched(
     ]
 
 
-def why(
-    d: Definition, held: pd.DataFrame, aged: Mapping[int, int], index_date: dt.date
-) -> str:
+def why(d: Definition, held: pd.DataFrame, aged: Mapping[int, int], index_date: dt.date) -> str:
     """The likely cause, from ``held`` (one row per code system: rows, first, last and
     ``in_<name>``, the rows in each definition's window) and the people per min_age."""
     if held.empty or held["rows"].sum() == 0:
@@ -111,10 +110,7 @@ def why(
             )
         return f"no {needs} record is dated on or before the index date {index_date} {span}"
     inside = int(own[f"in_{d.name}"].sum())
-    return (
-        f"none of the {inside:,} {needs} records in its window holds a code on its list; "
-        "check the codes are written as its list writes them"
-    )
+    return f"none of the {inside:,} {needs} records in its window is a code on its list"
 
 
 def _held(records: ir.Table, empty: Sequence[Definition], index_date: dt.date) -> pd.DataFrame:
