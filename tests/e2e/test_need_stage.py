@@ -168,7 +168,8 @@ def test_ae_diagnoses_flag_their_conditions_from_the_first_attendance(compared, 
         assert people[f"ltc_{c}"].all(), c
         first = pd.to_datetime(people[f"ltc_{c}_first"])
         assert (first <= pd.to_datetime(people.first_ae)).all(), c
-        only_ae += (~truly(people, c)).sum()
+        if f"onset_{c}" in people.columns:  # a condition the generator gives people
+            only_ae += (~truly(people, c)).sum()
     assert only_ae > 0
 
 
