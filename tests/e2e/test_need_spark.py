@@ -3,12 +3,13 @@
 A few hundred made-up people, built to reach the corners where engines could part:
 ICD-10 codes from every shipped list in the spellings extracts use (dotted, lower case,
 space-padded, ``X`` and ``-`` filler), GP SNOMED CT events (some padded, some in a code
-system the lists do not hold), records dated on, and a day either side of, the index date
-and the first days of the 12-month (maternity, emergency admissions) and 24-month (HFRS)
-lookbacks, ages either side of HFRS's 75, people who died before or after the index date,
-LSOAs with and without an IMD decile, and emergency admissions. The stage runs on both
-engines from the same tables; ``person_need``, ``segment`` and ``need_summary`` must hold
-the same rows, value for value.
+system the lists do not hold), SNOMED CT diagnoses on A&E and community encounters,
+records dated on, and a day either side of, the index date and the first days of the
+12-month (maternity, emergency admissions) and 24-month (HFRS) lookbacks, ages either
+side of HFRS's 75, people who died before or after the index date, LSOAs with and
+without an IMD decile, and emergency admissions. The stage runs on both engines from
+the same tables; ``person_need``, ``segment`` and ``need_summary`` must hold
+the same rows, value for value; the counts and notes must agree.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def _day(rng: random.Random) -> dt.date:
 def population() -> dict[str, pd.DataFrame]:
     """The canonical tables the need stage reads, for PEOPLE people."""
     rng = random.Random(SEED)
+    on_encounters = random.Random(SEED + 1)  # SNOMED CT on encounters: the rest as before
     icd10, snomed = _codes("icd10"), _codes("snomed")
     frailty = sorted({r.code for r in codelists.load("hfrs").codes})
     lsoas = [f"E0100000{i}" for i in range(8)]
@@ -130,6 +132,17 @@ def population() -> dict[str, pd.DataFrame]:
                         "code": rng.choice(SPELLINGS)(code),
                     }
                 )
+            if setting in ("ae", "community") and on_encounters.random() < 0.6:
+                code = on_encounters.choice(snomed)
+                tables["diagnosis"].append(
+                    {
+                        "encounter_id": eid,
+                        "person_id": pid,
+                        "position": position + 1,
+                        "code_system": "snomed",
+                        "code": on_encounters.choice([code, f" {code} "]),
+                    }
+                )
         for _ in range(rng.randrange(0, 5)):
             code = rng.choice(snomed)
             tables["gp_event"].append(
@@ -156,10 +169,12 @@ def _loaded(con, frames: dict[str, pd.DataFrame]) -> dict:
     return tables
 
 
-def _outputs(con, frames) -> dict[str, pd.DataFrame]:
+def _outputs(con, frames) -> dict:
+    """Each output table's rows, and the counts and notes."""
     out = need.build(StageInput(_loaded(con, frames), CONFIG))
     try:
-        return {name: sorted_rows(table) for name, table in out.tables.items()}
+        rows = {name: sorted_rows(table) for name, table in out.tables.items()}
+        return {**rows, "counts": out.counts["need"], "notes": out.notes}
     finally:
         for step in out.cleanup:
             step()
@@ -191,6 +206,7 @@ def test_the_population_reaches_the_corners(on_duckdb):
     assert people.imd_decile.isna().sum() > 10 and people.core20.sum() > 10
     assert (people.emergency_admissions_12m > 0).sum() > 20
     assert (people.charlson > 0).sum() > 100 and (people.elixhauser_vw < 0).sum() > 5
+    assert on_duckdb["counts"]["people"] == len(people) and on_duckdb["notes"] == []
 
 
 @pytest.mark.spark
@@ -198,9 +214,12 @@ def test_person_need_segment_and_need_summary_are_identical_on_duckdb_and_spark(
     frames, on_duckdb, spark_con
 ):
     on_spark = _outputs(spark_con, frames)
-    assert set(on_spark) == set(on_duckdb) == {"person_need", "segment", "need_summary"}
-    for name, expected in on_duckdb.items():
-        got = on_spark[name]
+    tables = {"person_need", "segment", "need_summary"}
+    assert set(on_spark) == set(on_duckdb) == tables | {"counts", "notes"}
+    assert on_spark["counts"] == on_duckdb["counts"]
+    assert on_spark["notes"] == on_duckdb["notes"]
+    for name in sorted(tables):
+        expected, got = on_duckdb[name], on_spark[name]
         assert list(got.columns) == list(expected.columns), name
         assert len(got) == len(expected), name
         assert got.values.tolist() == expected.values.tolist(), name

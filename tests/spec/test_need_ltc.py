@@ -7,9 +7,9 @@ subsets: ``ckd_severe`` (stage 4-5) within ``ckd`` and ``cancer_metastatic`` wit
 before that day, in either code system; ``_first`` is the earliest such record.
 ``ltc_count`` counts conditions, each once, and the nested subsets not at all.
 
-Records come from hospital diagnoses (ICD-10, admitted care and outpatients, dated by
-the encounter's start) and GP events (SNOMED CT), not from referral reasons or
-emergency care's provisional diagnoses.
+Records come from hospital diagnoses dated by the encounter's start (ICD-10 from
+admitted care and outpatients, not ICD-10 referral reasons; SNOMED CT from every
+setting, emergency care included) and GP events (SNOMED CT).
 """
 
 from __future__ import annotations
@@ -110,11 +110,12 @@ def test_maternity_looks_back_12_months_from_the_index_date(duckdb_con):
     )
 
 
-def test_records_are_hospital_diagnoses_dated_by_their_encounter_and_gp_snomed_codes(duckdb_con):
+def test_records_are_hospital_icd10_snomed_on_any_encounter_and_gp_snomed_codes(duckdb_con):
     # e1, an admission, and e2, an outpatient attendance, give their ICD-10 codes on their
-    # start dates. e3's mental health referral reason and e4's emergency care diagnosis
-    # (SNOMED CT, provisional) are not diagnoses a register would take. GP events count
-    # when coded in SNOMED CT, not in Read codes.
+    # start dates. e3's ICD-10 mental health referral reason is not a diagnosis a register
+    # would take. SNOMED CT counts from every setting: e4's emergency care diagnosis
+    # (ECDS codes only in SNOMED CT) and e5's community contact, each on its start date.
+    # GP events count when coded in SNOMED CT, not in Read codes.
     encounter = load(
         duckdb_con,
         "encounter",
@@ -124,6 +125,7 @@ def test_records_are_hospital_diagnoses_dated_by_their_encounter_and_gp_snomed_c
         e2           | p1        | op            | 2023-02-01 |
         e3           | p2        | mental_health | 2023-03-01 |
         e4           | p2        | ae            | 2023-04-01 |
+        e5           | p2        | community     | 2023-05-01 |
         """,
     )
     diagnosis = load(
@@ -136,6 +138,7 @@ def test_records_are_hospital_diagnoses_dated_by_their_encounter_and_gp_snomed_c
         e2           | p1        | 1        | icd10       | M170
         e3           | p2        | 1        | icd10       | F419
         e4           | p2        | 1        | snomed      | 22298006
+        e5           | p2        | 1        | snomed      | 195967001
         """,
     )
     gp_event = load(
@@ -154,6 +157,8 @@ def test_records_are_hospital_diagnoses_dated_by_their_encounter_and_gp_snomed_c
         p1        | icd10       | I214      | 2023-01-05
         p1        | icd10       | E119      | 2023-01-05
         p1        | icd10       | M170      | 2023-02-01
+        p2        | snomed      | 22298006  | 2023-04-01
+        p2        | snomed      | 195967001 | 2023-05-01
         p2        | snomed      | 197480006 | 2019-06-01
         """,
     )

@@ -19,6 +19,8 @@ The schema is declared here (``spec``), from the definitions and rules it is bui
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from collections.abc import Sequence
 
 import ibis
@@ -30,7 +32,7 @@ from openphm.model import Column, TableSpec
 from openphm.need import core20plus5, flags, segments
 from openphm.need.core20plus5 import CORE20, IMD_DECILE, Core20Plus5
 from openphm.need.records import EMERGENCY_ADMISSIONS, EMERGENCY_MONTHS, emergency_admissions
-from openphm.need.scores import AGE, PERSON, first_recorded, scores
+from openphm.need.scores import AGE, PERSON, first_recorded, matched_column, scores
 from openphm.need.segments import SEGMENT, SEGMENT_NUMBER, Segment
 
 __all__ = ["INDEX_DATE", "TABLE", "people_on", "person_need", "spec"]
@@ -71,10 +73,18 @@ def person_need(
     flagged: Sequence[Definition],
     segment_rules: Sequence[Segment],
     core: Core20Plus5,
+    matched: bool = False,
 ) -> ir.Table:
-    """The person_need table for ``people`` (from ``people_on``) and their coded records."""
+    """The person_need table for ``people`` (from ``people_on``) and their coded records.
+
+    With ``matched``, also ``matched_column(name)`` for each definition, scored or
+    flagged: whether the person holds any of its categories (the stage counts them, and
+    keeps only the declared columns).
+    """
     table_spec = spec(scored, flagged, segment_rules, core)
-    found = scores(records, definitions=scored, index_date=index_date, people=people)
+    found = scores(
+        records, definitions=scored, index_date=index_date, people=people, matched=matched
+    )
     first = first_recorded(records, definitions=flagged, index_date=index_date)
     frame = flags.wide(first, flagged, people)
     frame = frame.join(found, PERSON)
@@ -85,7 +95,14 @@ def person_need(
         **{INDEX_DATE: ibis.literal(index_date)},
     )
     frame = core20plus5.flag(segments.assign(frame, tuple(segment_rules)), core)
-    return frame.select(**{c.name: frame[c.name].cast(c.dtype) for c in table_spec.columns})
+    columns = {c.name: frame[c.name].cast(c.dtype) for c in table_spec.columns}
+    if matched:
+        columns |= {matched_column(d.name): frame[matched_column(d.name)] for d in scored}
+        for d in flagged:  # flagged only: any of its flags
+            if matched_column(d.name) not in columns:
+                flagged_any = [frame[flags.flag_column(d, c)] for c in d.categories]
+                columns[matched_column(d.name)] = functools.reduce(operator.or_, flagged_any)
+    return frame.select(**columns)
 
 
 def spec(

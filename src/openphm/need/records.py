@@ -1,10 +1,15 @@
 """The coded records need is measured from, taken from the canonical tables.
 
-- Hospital diagnoses (``diagnosis``, ICD-10) from admitted patient care and outpatients,
-  dated by their encounter's start (a spell's admission date: HFRS counts the index
-  admission). Mental health and community contact reasons are reasons for referral,
-  and emergency care (ECDS) diagnoses are provisional, made at the front door: neither
-  is a diagnosis a register would take, so neither counts.
+- Diagnoses on encounters (``diagnosis``), dated by their encounter's start (a spell's
+  admission date: HFRS counts the index admission):
+
+  - ICD-10 from admitted patient care and outpatients. ICD-10 on mental health and
+    community contacts is a reason for referral, not a diagnosis a register would
+    take, so it does not count.
+  - SNOMED CT from every setting: emergency care (ECDS codes its diagnoses in SNOMED CT
+    only), OMOP conditions on visits, community and mental health. SNOMED CT is the
+    code system the NHS records clinical findings in, and the lists match only the
+    concepts they hold, so a SNOMED CT diagnosis counts wherever it was made.
 - GP events (``gp_event``) coded in SNOMED CT, dated as recorded.
 
 The result is the long table ``need.scores`` takes: person_id, code_system, code,
@@ -22,6 +27,7 @@ import pandas as pd
 from openphm.need.scores import CODE, DATE, PERSON, window_start
 
 __all__ = [
+    "ANY_SETTING_CODE_SYSTEM",
     "EMERGENCY_ADMISSIONS",
     "EMERGENCY_MONTHS",
     "HOSPITAL_SETTINGS",
@@ -32,6 +38,8 @@ __all__ = [
 
 #: Settings whose ICD-10 diagnoses count: admitted patient care and outpatients.
 HOSPITAL_SETTINGS = ("apc", "op")
+#: Diagnoses in this code system count from an encounter in any setting.
+ANY_SETTING_CODE_SYSTEM = "snomed"
 #: GP events count in these code systems (the code lists hold no Read or CTV3 codes).
 GP_CODE_SYSTEMS = ("snomed",)
 #: Emergency admissions are counted over this many months up to the index date.
@@ -42,12 +50,17 @@ EMERGENCY_ADMISSIONS = f"emergency_admissions_{EMERGENCY_MONTHS}m"
 def coded_records(
     diagnosis: ir.Table, encounter: ir.Table, gp_event: ir.Table | None = None
 ) -> ir.Table:
-    """person_id, code_system, code, diagnosis_date: hospital ICD-10 and GP SNOMED CT."""
-    hospital = encounter.filter(encounter.setting.isin(HOSPITAL_SETTINGS)).select(
-        _encounter=encounter.encounter_id, _date=encounter.start_date
+    """person_id, code_system, code, diagnosis_date: hospital ICD-10, SNOMED CT on any
+    encounter, and GP SNOMED CT."""
+    dated = encounter.select(
+        _encounter=encounter.encounter_id, _date=encounter.start_date, _setting=encounter.setting
     )
-    dx = diagnosis.filter(diagnosis.code_system == "icd10")
-    dx = dx.join(hospital, dx.encounter_id == hospital._encounter)
+    dx = diagnosis.filter(diagnosis.code_system.isin(("icd10", ANY_SETTING_CODE_SYSTEM)))
+    # One join for both systems: the setting decides only for ICD-10.
+    dx = dx.join(dated, dx.encounter_id == dated._encounter)
+    dx = dx.filter(
+        (dx.code_system == ANY_SETTING_CODE_SYSTEM) | dx._setting.isin(HOSPITAL_SETTINGS)
+    )
     parts = [
         dx.select(
             **{PERSON: dx.person_id, "code_system": dx.code_system, CODE: dx.code, DATE: dx._date}

@@ -26,6 +26,11 @@ No per-row-per-category table is ever made. ``conditions`` and ``first_recorded`
 5. **everyone**: each person in the population gets a row; no matching codes scores
    0, and a person younger than a definition's ``min_age`` gets NULL for its scores
    (an unknown age is scored).
+
+A score of 0 does not say whether anything matched (Elixhauser's van Walraven weights
+include 0 and negatives), so ``scores(matched=True)`` also says, per definition, whether
+the person holds any of its categories: the stage counts them to say when a definition
+matched no one.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ __all__ = [
     "PERSON",
     "conditions",
     "first_recorded",
+    "matched_column",
     "resolve",
     "scores",
     "window_start",
@@ -149,21 +155,30 @@ def scores(
     definitions: DefinitionsArg = None,
     index_date: dt.date | None = None,
     people: ir.Table | None = None,
+    matched: bool = False,
 ) -> ir.Table:
     """One row per person: ``person_id`` and a column per score (and band) of each definition.
 
     The population, and each person's age (an optional ``age`` column), come from
     ``people`` if given, else from ``diagnoses``. Whole-number weight sets give int64
-    scores; others float64.
+    scores; others float64. With ``matched``, also a boolean ``matched_column(name)`` per
+    definition: the person holds one of its categories and is old enough to be scored.
     """
     chosen = resolve(definitions)
     if PERSON in {c for d in chosen for c in d.score_columns}:
         raise codelists.CodeListError(f"no weight set may be called {PERSON!r}")
     bits = _bits(chosen)
-    return _weigh(_held(diagnoses, chosen, bits, index_date, people), chosen, bits)
+    return _weigh(_held(diagnoses, chosen, bits, index_date, people), chosen, bits, matched)
 
 
-def _weigh(held: ir.Table, chosen: Sequence[Definition], bits: Bits) -> ir.Table:
+def matched_column(definition: str) -> str:
+    """The column ``scores(matched=True)`` says whether a person matched ``definition`` in."""
+    return f"_matched_{definition}"
+
+
+def _weigh(
+    held: ir.Table, chosen: Sequence[Definition], bits: Bits, matched: bool = False
+) -> ir.Table:
     """The scores and bands from each person's words of held categories.
 
     In three selects, each naming what the next reads (the words that count, then each
@@ -183,7 +198,8 @@ def _weigh(held: ir.Table, chosen: Sequence[Definition], bits: Bits) -> ir.Table
             if d.min_age is not None and AGE in t.columns:
                 total = ibis.ifelse(t[AGE] < d.min_age, ibis.null("int64"), total)
             units[_units(ws)] = total
-    t = t.select(PERSON, **units)
+    found = {matched_column(d.name): _any(t, d, bits) for d in chosen} if matched else {}
+    t = t.select(PERSON, **units, **found)
     columns: dict[str, ir.Value] = {PERSON: t[PERSON]}
     for d in chosen:
         for ws in d.weight_sets:
@@ -191,7 +207,21 @@ def _weigh(held: ir.Table, chosen: Sequence[Definition], bits: Bits) -> ir.Table
             columns[ws.name] = total if ws.scale == 1 else total.cast("float64") / ws.scale
             if ws.bands:
                 columns[ws.band_column] = _band(total, ws)
-    return t.select(**columns)
+    return t.select(**columns, **{name: t[name] for name in found})
+
+
+def _any(t: ir.Table, d: Definition, bits: Bits) -> ir.BooleanValue:
+    """Whether any of ``d``'s bits is set in the counted words (a word holds other
+    definitions' bits too), false below its ``min_age`` as its scores are NULL there."""
+    masks: dict[int, int] = {}
+    for word, mask in _words_of(d, bits):
+        masks[word] = masks.get(word, 0) | mask
+    held = functools.reduce(
+        operator.or_, [(t[_counted_word(d, w)] & m) != 0 for w, m in sorted(masks.items())]
+    )
+    if d.min_age is not None and AGE in t.columns:
+        held = ibis.ifelse(t[AGE] < d.min_age, False, held)
+    return held
 
 
 def _counted_word(d: Definition, word: int) -> str:

@@ -1,7 +1,7 @@
 """The need stage: each person's clinical need on an index date, from their coded records.
 
-1. The coded records: hospital ICD-10 diagnoses dated by their encounter, and GP
-   SNOMED CT events (``need.records``).
+1. The coded records: hospital ICD-10 and SNOMED CT diagnoses dated by their
+   encounter, and GP SNOMED CT events (``need.records``).
 2. The index date: ``[stages.need] index_date``, or the last day of the data.
 3. ``person_need``: one row per person alive that day, with every score and band,
    long-term condition flags with their first-recorded dates and count, maternity,
@@ -9,6 +9,9 @@
    flags (``need.person``).
 4. ``segment``: person_id and segment, which the measure stage breaks indicators down by.
 5. ``need_summary``: need by place and segment, for the publish stage's gate.
+6. The counts: people, and people each definition matched; a definition that matched
+   no one in more than ``notes.MIN_PEOPLE`` people gets a note with the likely cause
+   (``need.notes``).
 
 The audit record names each definition and rule set with its version and the
 fingerprint of its files, so any figure can be traced to the exact lists it used.
@@ -22,10 +25,10 @@ from pathlib import Path
 from openphm import codelists, engine
 from openphm.codelists import Definition
 from openphm.config import NeedOptions
-from openphm.need import core20plus5, records, segments, summary
+from openphm.need import core20plus5, notes, records, segments, summary
 from openphm.need.criteria import CriteriaError
 from openphm.need.person import TABLE, people_on, person_need
-from openphm.need.scores import DEFAULT_SCORES, PERSON
+from openphm.need.scores import DEFAULT_SCORES, PERSON, matched_column
 from openphm.runner import Stage, StageError, StageInput, StageOutput
 
 __all__ = ["FLAGGED", "SCORED", "STAGE", "build"]
@@ -50,8 +53,9 @@ def build(inp: StageInput) -> StageOutput:
     try:
         loaded = {name: _definition(name, folder) for name in dict.fromkeys(SCORED + FLAGGED)}
         rules = {name: _rules(name, folder) for name in (segments.RULES, core20plus5.RULES)}
+        coded = records.coded_records(t["diagnosis"], t["encounter"], gp_event)
         need = person_need(
-            records.coded_records(t["diagnosis"], t["encounter"], gp_event),
+            coded,
             people_on(t["person"], lsoa, index_date),
             t["encounter"],
             index_date,
@@ -59,6 +63,7 @@ def build(inp: StageInput) -> StageOutput:
             flagged=[loaded[n] for n in FLAGGED],
             segment_rules=segments.load(rules[segments.RULES]),
             core=core20plus5.load(rules[core20plus5.RULES], _plus_groups(options)),
+            matched=True,
         )
     except (codelists.CodeListError, CriteriaError) as exc:  # a broken list or rule: say which
         raise StageError(f"need: {exc}") from None
@@ -66,19 +71,25 @@ def build(inp: StageInput) -> StageOutput:
     con = inp.workspace.con if inp.workspace is not None else t["person"]._find_backend()
     scratch = f"_need_{uuid.uuid4().hex[:8]}"
     need = engine.snapshot_table(con, scratch, need)
+    definitions = list(loaded.values())
+    found = notes.matches(need, definitions)
     counts = {
         "index_date": index_date.isoformat(),
         "index_date_from": "configuration" if options.index_date else "end of the data",
-        "definitions": {d.name: _provenance(d) for d in loaded.values()},
+        "people": found["people"],
+        "people_matched": found["matched"],
+        "definitions": {d.name: _provenance(d) for d in definitions},
         "rules": {name: _provenance(r) for name, r in rules.items()},
     }
+    private = {matched_column(d.name) for d in definitions}
     return StageOutput(
         tables={
-            TABLE: need,
+            TABLE: need.select(*[c for c in need.columns if c not in private]),
             SEGMENT_TABLE: need.select(PERSON, segments.SEGMENT),
             summary.TABLE: summary.by_place_and_segment(need, t["person"], lsoa),
         },
         counts={"need": counts},
+        notes=notes.unmatched(found, definitions, coded, index_date),
         cleanup=[lambda: engine.drop_scratch(con, scratch)],
     )
 
