@@ -164,8 +164,15 @@ def _build(inp: StageInput, folder: Path | None, options, keep) -> tuple[dict, d
     priced = encounter
     if "gp_event" in t:  # GP care arrives as coded events: a contact per person and day
         priced = unit_costs.with_gp_contacts(encounter, t["gp_event"])
-    # The years of the care records, not of GP history (coded events go back decades).
-    years = costing_years(encounter, with_ledger) or costing_years(priced, with_ledger)
+    # The years the care records cover: not GP history (coded events go back decades),
+    # nor a social care package's start (one started in 2013 still runs); those are
+    # costed for their contacts and days inside the years the rest of the care covers.
+    contacts = encounter.filter(encounter.setting != "social_care")
+    years = (
+        costing_years(contacts, with_ledger)
+        or costing_years(encounter, with_ledger)
+        or costing_years(priced, with_ledger)
+    )
     unit_costed = unit_costs.cost_by_unit(priced, prices, with_ledger, years=years)
     cost_encounter = keep("encounter", rollup.encounter_costs(allocated, encounter, unit_costed))
     person_year = keep("person_year", rollup.person_year(cost_encounter))
