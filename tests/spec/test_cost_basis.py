@@ -159,3 +159,40 @@ def test_the_years_priced_run_from_the_first_year_covered_to_the_last(duckdb_con
     assert costing_years(encounter, ledger) == ["2021/22", "2022/23", "2023/24", "2024/25"]
     nothing = ledger.filter(ledger.provider_code == "none")
     assert costing_years(encounter.filter(encounter.encounter_id == "c"), nothing) == []
+
+
+def test_the_notes_figures_are_measured_from_the_cost_rows(con):
+    # COSTS holds one ledger-costed encounter (£3,000.49) and three priced from unit
+    # costs (£142.42), one of them a GP contact counted from coded GP events.
+    costs = load(
+        con,
+        "cost_encounter",
+        COSTS.replace("gp:2 ", "gp_contact:p2:2024-05-03 "),
+        COST_ENCOUNTER,
+    )
+    encounter = load(
+        con,
+        "encounter",
+        """
+        encounter_id | person_id | setting | provider_code | start_date | attended
+        apc:1        | p1        | apc     | RZ1           | 2024-05-01 |
+        gp:1         | p1        | gp      | P1            | 2024-05-02 |
+        op:1         | p1        | op      | RZ1           | 2024-05-03 | F
+        """,
+    )
+    ledger = load(
+        con,
+        "ledger",
+        "provider_code | financial_year\nRZ1 | 2024/25\nRZ1 | 2024/25",
+        {"provider_code": "string", "financial_year": "string"},
+    )
+    assert coverage.measure(costs, encounter, ledger) == coverage.Coverage(
+        ledger_providers=("RZ1",),
+        ledger_years=("2024/25",),
+        ledger_encounters=1,
+        ledger_pence=300_049,
+        unit_cost_encounters=3,
+        unit_cost_pence=14_242,
+        gp_contacts=1,
+        uncosted={coverage.NOT_ATTENDED: {"op": 1}},
+    )
