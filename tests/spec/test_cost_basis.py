@@ -137,11 +137,11 @@ def test_encounters_with_no_cost_are_counted_by_why(con):
     )
 
 
-def test_the_years_priced_run_from_the_first_year_covered_to_the_last(duckdb_con):
+def test_the_years_priced_run_from_the_first_year_covered_to_the_last(con):
     # Care in 2021/22 and 2023/24 (none starts in 2022/23, but a service may run
     # through it) and a ledger for 2024/25: four years, none skipped.
     encounter = load(
-        duckdb_con,
+        con,
         "encounter",
         """
         encounter_id | person_id | setting | provider_code | start_date
@@ -151,7 +151,7 @@ def test_the_years_priced_run_from_the_first_year_covered_to_the_last(duckdb_con
         """,
     )
     ledger = load(
-        duckdb_con,
+        con,
         "ledger",
         "provider_code | financial_year\nRZ1 | 2024/25",
         {"provider_code": "string", "financial_year": "string"},
