@@ -8,11 +8,14 @@ the roll-ups the publish stage puts through the disclosure gate.
   came from ledgers and from unit costs: the risk stage's cost label reads this.
 - ``cost_unmatched``: cost of feed records matched to no encounter, by provider, year,
   pool and feed; and records in no pool at all (pence 0) with the reason.
-- roll-ups: people, total pounds, and (in the gate) the mean per person; a person is
-  counted once per year in each cell. By what the care was (setting, provider,
-  treatment function, HRG: a person can fall in several cells, so these have no
-  totals) and by who the person is (practice, PCN, place, IMD quintile, age band,
-  segment: one cell a year each, with totals).
+- roll-ups: people, total pounds, the pounds of them estimated from unit costs (not
+  reconciled to any ledger) and (in the gate) the mean per person and the share
+  estimated; a person is counted once per year in each cell. By what the care was
+  (setting, provider, treatment function, HRG: a person can fall in several cells, so
+  these have no totals) and by who the person is (practice, PCN, place, IMD quintile,
+  age band, segment: one cell a year each, with totals).
+- ``cost_by_basis``: encounters, people and pounds each year by basis, so a reader sees
+  at once how much was reconciled to a ledger and how much is an estimate.
 
 Age is taken on the first day of the financial year (1 April), and the practice (with
 its PCN, as the organisation table had it then) is the one registered that day; place
@@ -35,6 +38,7 @@ __all__ = [
     "GATES",
     "ROLLUPS",
     "UNKNOWN",
+    "by_basis",
     "by_pool_encounter",
     "encounter_costs",
     "person_year",
@@ -98,6 +102,21 @@ def encounter_costs(
     return t.union(u)
 
 
+def by_basis(cost_encounter: ir.Table) -> ir.Table:
+    """cost_by_basis: financial_year, basis, encounters, people, cost_pounds."""
+    c = cost_encounter
+    return c.group_by("financial_year", "basis").aggregate(
+        encounters=c.encounter_id.nunique().cast("int64"),
+        people=c.person_id.nunique().cast("int64"),
+        cost_pounds=_pounds(c.cost_pence.sum()),
+    )
+
+
+def _pounds(pence: ir.IntegerValue) -> ir.IntegerValue:
+    """Whole pounds, half a pound up: integers, the same on every engine."""
+    return ((pence + 50) // 100).cast("int64")
+
+
 def person_year(cost_encounter: ir.Table) -> ir.Table:
     """person_id, financial_year, cost_pence, ledger_pence, unit_cost_pence."""
     c = cost_encounter
@@ -159,6 +178,7 @@ def encounter_attributes(cost_encounter: ir.Table, encounter: ir.Table) -> ir.Ta
         "cost_pence",
         "setting",
         "provider_code",
+        unit_cost_pence=ibis.ifelse(t.basis == UNIT_COST, t.cost_pence, 0).cast("int64"),
         treatment_function=t._tf.fill_null(UNKNOWN),
         hrg=t._hrg.fill_null(UNKNOWN),
     )
@@ -198,6 +218,7 @@ def person_year_attributes(
         "person_id",
         "financial_year",
         "cost_pence",
+        "unit_cost_pence",
         "practice_code",
         "pcn_code",
         place_code=place,
@@ -232,15 +253,23 @@ def _practice_and_pcn(
         t = t.left_join(parents, [t.practice_code == parents._c, t.on == parents._on])
         pcn = t._pcn.fill_null(UNKNOWN)
     return t.mutate(practice_code=t.practice_code.fill_null(UNKNOWN), pcn_code=pcn).select(
-        "person_id", "financial_year", "cost_pence", "on", "practice_code", "pcn_code"
+        "person_id",
+        "financial_year",
+        "cost_pence",
+        "unit_cost_pence",
+        "on",
+        "practice_code",
+        "pcn_code",
     )
 
 
 def rollup(t: ir.Table, key: str) -> ir.Table:
-    """financial_year, key, people, cost_pounds (whole pounds, for the gate)."""
+    """financial_year, key, people, cost_pounds and unit_cost_pounds (the part of it
+    estimated from unit costs), in whole pounds for the gate."""
     return t.group_by("financial_year", key).aggregate(
         people=t.person_id.nunique().cast("int64"),
-        cost_pounds=((t.cost_pence.sum() + 50) // 100).cast("int64"),
+        cost_pounds=_pounds(t.cost_pence.sum()),
+        unit_cost_pounds=_pounds(t.unit_cost_pence.sum()),
     )
 
 
@@ -261,7 +290,13 @@ BY_PERSON = {
     "cost_by_segment": "segment",
 }
 ROLLUPS = {**BY_CARE, **BY_PERSON}
-_MEAN = {"mean_cost_pounds": Rate("cost_pounds", "people", per=1)}
+#: Pounds by basis: how much of each year's cost is reconciled to a ledger (``ledger``)
+#: and how much is estimated from unit costs (``unit_cost``).
+BY_BASIS = "cost_by_basis"
+_MEAN = {
+    "mean_cost_pounds": Rate("cost_pounds", "people", per=1),
+    "unit_cost_percent": Rate("unit_cost_pounds", "cost_pounds"),  # the share estimated
+}
 #: How the publish stage gates each: people and pounds are both protected as counts
 #: (rounded, small values suppressed), pounds also wherever their people are, and the
 #: mean recomputed from the rounded figures.
@@ -271,12 +306,21 @@ _MEAN = {"mean_cost_pounds": Rate("cost_pounds", "people", per=1)}
 GATES = {
     name: {
         "keys": ["financial_year", key],
-        "counts": ["people", "cost_pounds"],
+        "counts": ["people", "cost_pounds", "unit_cost_pounds"],
         "margins": [] if name in BY_CARE else [key],
         "rates": _MEAN,
-        "guarded_by": {"cost_pounds": "people"},  # no cost for one to seven people
+        # No cost for one to seven people.
+        "guarded_by": {"cost_pounds": "people", "unit_cost_pounds": "people"},
     }
     for name, key in ROLLUPS.items()
+} | {
+    # A person whose care was costed both ways is in both cells: no totals.
+    BY_BASIS: {
+        "keys": ["financial_year", "basis"],
+        "counts": ["encounters", "people", "cost_pounds"],
+        "rates": {"mean_cost_pounds": Rate("cost_pounds", "people", per=1)},
+        "guarded_by": {"cost_pounds": "people"},
+    }
 }
 #: The reconciliation statement: money lines of a provider, not counts of patients, but
 #: the gate is the only way out; pence are rounded to 5 and small values suppressed.

@@ -10,9 +10,13 @@ Patient-level costing as NHS England's Healthcare Costing Standards describe it:
 5. Periods (``periods``): records cut at the financial-year boundary.
 6. CP3/CP4 (``allocate``): each pool shared over its records by driver, in integer pence;
    time-driven costing (``tdabc``) where a capacity file is given.
-7. Unit costs (``unit_costs``): encounters at providers with no ledger for the year.
+7. Unit costs (``unit_costs``): every encounter at a provider with no ledger for its
+   year, and every encounter when no ledgers were given at all (most ICSs have none).
 8. Outputs and CP5 (``rollup``, ``quantum``): cost per encounter and per person-year,
-   the unmatched bucket, the reconciliation statement and roll-ups for the gate.
+   the unmatched bucket, the reconciliation statement and roll-ups for the gate, each
+   cost row with its basis (``ledger``: reconciled; ``unit_cost``: an estimate).
+9. Notes (``coverage``): how many encounters and pounds are reconciled to a ledger and
+   how many are estimates, and the encounters that carry no cost, by reason.
 
 The stage checks as it goes and stops with the provider, year and pool named when a
 line cannot be placed, a pool has no driver volume, or the quantum does not reconcile.
@@ -28,7 +32,17 @@ import ibis
 import ibis.expr.types as ir
 
 from openphm import engine, model
-from openphm.cost import allocate, mapping, overheads, periods, quantum, rollup, rules, tdabc
+from openphm.cost import (
+    allocate,
+    coverage,
+    mapping,
+    overheads,
+    periods,
+    quantum,
+    rollup,
+    rules,
+    tdabc,
+)
 from openphm.cost.errors import CostError
 from openphm.runner import Stage, StageError, StageInput, StageOutput
 
@@ -45,6 +59,7 @@ OUTPUTS = (
     "cost_activity",
     "cost_match_rates",
     *rollup.ROLLUPS,
+    rollup.BY_BASIS,
 )
 
 
@@ -102,7 +117,7 @@ def build(inp: StageInput) -> StageOutput:
     from openphm.cost.unit_costs import UnitCostsError
 
     try:
-        out, counts = _build(inp, folder, options, keep)
+        out, counts, notes = _build(inp, folder, options, keep)
     except (CostError, rules.CostRuleError, MatchRulesError, UnitCostsError) as exc:
         for name in reversed(scratch):
             engine.drop_scratch(con, name)
@@ -110,11 +125,12 @@ def build(inp: StageInput) -> StageOutput:
     return StageOutput(
         tables=out,
         counts={"cost": counts},
+        notes=notes,
         cleanup=[lambda: [engine.drop_scratch(con, n) for n in reversed(scratch)]],
     )
 
 
-def _build(inp: StageInput, folder: Path | None, options, keep) -> tuple[dict, dict]:
+def _build(inp: StageInput, folder: Path | None, options, keep) -> tuple[dict, dict, list]:
     from openphm.cost import matching, unit_costs  # helper B's modules
 
     t = inp.tables
@@ -141,15 +157,22 @@ def _build(inp: StageInput, folder: Path | None, options, keep) -> tuple[dict, d
     units, allocated, summary = c["units"], c["allocated"], c["summary"]
     statement = c["statement"]
 
-    # Encounters with no ledger for their provider and year: priced from unit costs.
+    # Encounters with no ledger for their provider and year: priced from unit costs, in
+    # every year the care or the ledgers cover (ingest writes a ledger table even when
+    # no ledger was given, so its years alone would price nothing).
     with_ledger = ledger.select("provider_code", "financial_year").distinct()
-    years = None
-    if "ledger" not in t:  # no ledgers at all: every encounter's year is priced
-        fy = periods.financial_year(encounter.start_date)
-        years = sorted(encounter.select(fy=fy).distinct().to_pandas().fy.dropna())
     priced = encounter
     if "gp_event" in t:  # GP care arrives as coded events: a contact per person and day
         priced = unit_costs.with_gp_contacts(encounter, t["gp_event"])
+    # The years the care records cover: not GP history (coded events go back decades),
+    # nor a social care package's start (one started in 2013 still runs); those are
+    # costed for their contacts and days inside the years the rest of the care covers.
+    contacts = encounter.filter(encounter.setting != "social_care")
+    years = (
+        costing_years(contacts, with_ledger)
+        or costing_years(encounter, with_ledger)
+        or costing_years(priced, with_ledger)
+    )
     unit_costed = unit_costs.cost_by_unit(priced, prices, with_ledger, years=years)
     cost_encounter = keep("encounter", rollup.encounter_costs(allocated, encounter, unit_costed))
     person_year = keep("person_year", rollup.person_year(cost_encounter))
@@ -183,7 +206,9 @@ def _build(inp: StageInput, folder: Path | None, options, keep) -> tuple[dict, d
         "cost_match_rates": rates,
         **{name: rollup.rollup(care, key) for name, key in rollup.BY_CARE.items()},
         **{name: rollup.rollup(attrs, key) for name, key in rollup.BY_PERSON.items()},
+        rollup.BY_BASIS: rollup.by_basis(cost_encounter),
     }
+    covered = coverage.measure(cost_encounter, encounter, ledger)
     counts = {
         "rules": cost_rules.provenance,
         "matching": {"file": match_rules.file, "fingerprint": match_rules.fingerprint},
@@ -193,8 +218,23 @@ def _build(inp: StageInput, folder: Path | None, options, keep) -> tuple[dict, d
         "pools_without_volume": int(
             summary.filter(summary.unallocated_pence != 0).count().execute()
         ),
+        "coverage": covered.as_counts(),
     }
-    return tables, counts
+    return tables, counts, coverage.notes(covered, prices.file)
+
+
+def costing_years(encounter: ir.Table, ledger_years: ir.Table) -> list[str]:
+    """The financial years from the first an encounter starts in or a ledger covers to
+    the last, every one between included (a service can run through a year in which no
+    record starts), oldest first."""
+    fy = periods.financial_year(encounter.start_date)
+    care = encounter.select(fy=fy.cast("string")).filter(ibis._.fy.notnull())
+    covered = ledger_years.select(fy=ledger_years.financial_year.cast("string"))
+    both = care.union(covered).distinct().execute().fy.dropna()
+    if both.empty:
+        return []
+    first, last = int(both.min()[:4]), int(both.max()[:4])
+    return [f"{y}/{(y + 1) % 100:02d}" for y in range(first, last + 1)]
 
 
 def cost_ledgers(

@@ -283,7 +283,13 @@ def cost_by_unit(
     )
     priced = _price(enc, unit_costs.table())
     days = engine.epoch_days
-    pairs = priced.cross_join(fy)
+    # A contact falls in the year it starts in; a service priced by the week in every
+    # year it runs in (a join for the one, a cross join for the other only).
+    weekly = priced.filter(priced._u_quantity_per == "week").cross_join(fy)
+    contacts = priced.filter(priced._u_quantity_per != "week")
+    contacts = contacts.mutate(_cfy=financial_year(contacts.start_date))
+    contacts = contacts.join(fy, contacts._cfy == fy._fy).drop("_cfy")
+    pairs = weekly.union(contacts.select(*weekly.columns))
     per_week = pairs._u_quantity_per == "week"
     first = ibis.greatest(days(pairs.start_date), days(pairs._fy_start))
     last = ibis.least(days(pairs.end_date).fill_null(days(pairs._fy_end)), days(pairs._fy_end))

@@ -426,6 +426,82 @@ def _data_quality(pub: Published, spec: SectionSpec) -> list:
 
 
 COST_ROLLUPS = ("cost_by_setting", "cost_by_place", "cost_by_imd_quintile", "cost_by_age_band")
+#: Where the unit costs come from, named when the report says a figure is an estimate.
+UNIT_COST_SOURCES = (
+    "national unit costs (NHS England's National Cost Collection, PSSRU/CHE Unit Costs of "
+    "Health and Social Care, the Adult Social Care Activity and Finance Report)"
+)
+
+
+# --- costs ------------------------------------------------------------------------------------
+
+
+def _pounds(value: float) -> str:
+    return "a suppressed figure" if pd.isna(value) else f"£{value:,.0f}"
+
+
+def cost_basis_text(pub: Published) -> str:
+    """Which pounds are reconciled to a ledger and which are estimates, from cost_by_basis.
+
+    Never claims reconciliation the published tables do not show: with no ledger rows,
+    every pound is called an estimate; with no ``cost_by_basis``, the report says it
+    cannot tell.
+    """
+    if "cost_by_basis" not in pub:
+        return (
+            "The published tables do not say which costs are reconciled to a provider's "
+            "ledger and which are estimates (there is no cost_by_basis.csv): run the cost "
+            "and publish stages again to find out."
+        )
+    pt = pub["cost_by_basis"]
+    f = pt.frame.assign(_pounds=pt.numeric("cost_pounds"))
+    latest = max(set(f["financial_year"]) - {""}, default=None)
+    if latest is None:
+        return "No care was costed: cost_by_basis.csv is empty."
+    year = f[f["financial_year"] == latest]
+    ledger = year[year["basis"] == "ledger"]["_pounds"].sum(min_count=1)
+    estimated = year[year["basis"] == "unit_cost"]["_pounds"].sum(min_count=1)
+    has_ledger = (f["basis"] == "ledger").any()
+    has_estimate = (f["basis"] == "unit_cost").any()
+    if not has_ledger:
+        return (
+            "No costing ledgers were given: every cost in this section is an estimate, "
+            f"priced from {UNIT_COST_SOURCES}, and none of it is reconciled to a "
+            f"provider's ledger. In {latest}, {_pounds(estimated)} of estimated cost."
+        )
+    if not has_estimate:
+        return (
+            "Every cost in this section is reconciled to the ledger of the provider that "
+            f"gave the care (the reconciliation statement below). In {latest}, "
+            f"{_pounds(ledger)}."
+        )
+    total = ledger + estimated
+    share = f" ({estimated / total:.0%} of the total)" if total and not pd.isna(total) else ""
+    return (
+        "Costs at providers that sent costing ledgers are reconciled to those ledgers "
+        "(the reconciliation statement below); all other care (GP practices, social care, "
+        "and providers or years with no ledger) is an estimate priced from "
+        f"{UNIT_COST_SOURCES}, not reconciled. In {latest}, {_pounds(ledger)} reconciled "
+        f"to ledgers and {_pounds(estimated)} estimated from unit costs{share}; each "
+        "table's unit_cost_percent column gives the share estimated in each row."
+    )
+
+
+def _costs(pub: Published, spec: SectionSpec) -> list:
+    blocks: list = [Text(cost_basis_text(pub))]
+    chosen = dict(spec.chart_values)
+    for name in spec.tables:
+        if name not in pub:
+            continue
+        if name == "cost_reconciliation" and pub[name].frame.empty:
+            blocks.append(
+                Text("No reconciliation statement: no costing ledger was given to reconcile to.")
+            )
+        elif not pub[name].frame.empty:
+            blocks.extend(generic(pub[name], value=chosen.get(name)))
+    return blocks
+
+
 INDICATOR_TABLES = ("indicator_definitions", "indicator_funnel", "indicator_spc")
 
 SECTIONS: tuple[SectionSpec, ...] = (
@@ -451,10 +527,12 @@ SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec(
         "costs",
         "Costs of care and fair shares",
-        "What the population's care cost, by setting, place, deprivation and age, reconciled "
-        "to the providers' ledgers, and each place's fair share of the budget.",
+        "What the population's care cost, by setting, place, deprivation and age, and each "
+        "place's fair share of the budget; the first paragraph says which pounds come from "
+        "providers' costing ledgers and which are estimates from national unit costs.",
         "cost",
         (
+            "cost_by_basis",
             "cost_by_setting",
             "cost_by_place",
             "cost_by_imd_quintile",
@@ -463,8 +541,9 @@ SECTIONS: tuple[SectionSpec, ...] = (
             "cost_reconciliation",
             "cost_match_rates",
         ),
+        _costs,
         chart_values=(
-            *((t, "cost_pounds") for t in COST_ROLLUPS),
+            *((t, "cost_pounds") for t in ("cost_by_basis", *COST_ROLLUPS)),
             ("fair_shares", "fair_share_pounds"),
         ),
     ),
