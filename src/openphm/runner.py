@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import getpass
+import re
 import shutil
 import subprocess
 import time
@@ -22,6 +23,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 import openphm
 from openphm import engine
@@ -173,7 +175,8 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
             restricted = [
                 write_restricted(ws, stage.name, n, t) for n, t in result.restricted.items()
             ]
-            ws.commit(result.tables, drop=stage.consumes)
+            notes = _notes_table(ws, catalog, stage.name, result.notes)
+            ws.commit({**result.tables, **notes}, drop=stage.consumes)
             for r in stage.consumes:
                 if r in restricted_in:
                     engine.remove_path(restricted_in[r])
@@ -208,6 +211,44 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
         counts=result.counts,
         notes=tuple(result.notes),
     )
+
+
+#: Each stage's latest notes, kept in the warehouse for the publish stage and the report.
+NOTES_TABLE = "stage_notes"
+NOTES_SCHEMA = {"stage": "string", "position": "int64", "note": "string"}
+# What a note must never hold: an NHS number (10 digits, spaced or not) or a pseudonym
+# (64 hex digits); notes are sentences the code writes, with counts and names only.
+_IDENTIFIER = re.compile(r"\d{3}\s?\d{3}\s?\d{4}|[0-9a-fA-F]{16,}")
+
+
+def check_note(stage: str, note: str) -> str:
+    """A note as given, or StageError if it is not a short sentence free of identifiers."""
+    if not isinstance(note, str) or not note.strip() or "\n" in note or len(note) > 600:
+        raise StageError(f"stage {stage!r} gave a note that is not one short sentence")
+    if _IDENTIFIER.search(note):
+        raise StageError(f"stage {stage!r} gave a note holding what looks like an identifier")
+    return note.strip()
+
+
+def _notes_table(
+    ws: Workspace, catalog: Mapping[str, str], stage: str, notes: Sequence[str]
+) -> dict[str, Any]:
+    """``{NOTES_TABLE: table}`` with this stage's notes replacing its earlier ones, or ``{}``
+    when there is nothing to write (no notes now and none kept from before)."""
+    checked = list(dict.fromkeys(check_note(stage, n) for n in notes))
+    kept = pd.DataFrame(columns=list(NOTES_SCHEMA))
+    if NOTES_TABLE in catalog:
+        kept = ws.table(NOTES_TABLE).to_pandas()
+    if not checked and not (kept.stage == stage).any():
+        return {}
+    frame = pd.concat(
+        [
+            kept[kept.stage != stage],
+            pd.DataFrame({"stage": stage, "position": range(len(checked)), "note": checked}),
+        ],
+        ignore_index=True,
+    ).astype({"stage": object, "position": "int64", "note": object})
+    return {NOTES_TABLE: ibis.memtable(frame, schema=ibis.schema(NOTES_SCHEMA))}
 
 
 def restricted_path(ws: Workspace, name: str) -> Path:
