@@ -50,7 +50,15 @@ def test_the_demo_stages_run_in_order_and_each_leaves_an_audit_record(ws):
     measure, publish = summaries
     assert measure.rows_in == 2_000
     assert measure.rows_out == ws.table("registered_population").count().execute()
-    assert publish.published == (ws.published_dir / "registered_population.csv",)
+    # Without encounters there are no indicators, and the measure stage's note says so.
+    assert publish.published == (
+        ws.published_dir / "registered_population.csv",
+        ws.published_dir / "stage_notes.csv",
+    )
+    assert measure.notes == (
+        "No indicators were measured: the workspace has no encounter table. Load activity "
+        "sources (hes_apc, hes_op, ecds and the like).",
+    )
 
     records = ws.audit.records()
     assert [r["action"] for r in records] == ["load:sample", "stage:measure", "stage:publish"]

@@ -240,6 +240,11 @@ def compute(
     definitions = definitions or D.load()
     frames = {name: pd.DataFrame(columns=list(SCHEMAS[name])) for name in OUTPUTS}
     if "encounter" not in tables:  # nothing to measure: every table empty
+        if notes is not None:
+            notes.append(
+                "No indicators were measured: the workspace has no encounter table. Load "
+                "activity sources (hes_apc, hes_op, ecds and the like)."
+            )
         return frames
     frames[DEFINITIONS] = _definitions(definitions)
     keep = Scratch(con)
