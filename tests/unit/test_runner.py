@@ -155,25 +155,40 @@ def test_a_stage_without_notes_writes_no_notes_table(ws):
     assert NOTES_TABLE not in ws.catalog()
 
 
+# 943 476 5919 is a valid (Modulus 11) NHS number from the never-issued 9 block.
 @pytest.mark.parametrize(
-    "note",
+    ("note", "kept"),
     [
-        "Person 943 476 5919 has no registration.",  # an NHS number, spaced
-        "Person 9434765919 has no registration.",
-        "Person 3f2a9c0d1e4b5a6978c0d1e2f3a4b5c6 has no LSOA.",  # a pseudonym's hex
-        "",
-        "two\nlines",
+        ("Person 943 476 5919 has no registration.", "Person [withheld] has no registration."),
+        ("Person 9434765919 has no registration.", "Person [withheld] has no registration."),
+        (
+            "Person 3f2a9c0d1e4b5a6978c0d1e2f3a4b5c6 has no LSOA.",  # a pseudonym's hex
+            "Person [withheld] has no LSOA.",
+        ),
+        # Ten digits that fail the check digit (here a pence total) are not an NHS number.
+        ("The pool holds 1234567890 pence.", "The pool holds 1234567890 pence."),
+        ("Two\nlines,   spaced.", "Two lines, spaced."),
     ],
 )
-def test_a_note_that_could_carry_an_identifier_is_refused_and_nothing_is_committed(ws, note):
-    with pytest.raises(StageError, match="note"):
-        run_stage(ws, _noting("leaky", [note]))
-    assert not ws.has("leaky_out") and NOTES_TABLE not in ws.catalog()
+def test_a_note_is_one_line_with_anything_like_an_identifier_withheld(ws, note, kept):
+    summary = run_stage(ws, _noting("leaky", [note]))
+    assert summary.notes == (kept,)
+    assert _kept(ws) == [("leaky", kept)]
+    record = [r for r in ws.audit.records() if r["action"] == "stage:leaky"][-1]
+    assert record["notes"] == [kept]
+    assert "9434765919" not in (ws.audit_dir / "log.jsonl").read_text()
 
 
-def test_notes_with_dates_counts_and_settings_pass():
+def test_an_empty_note_is_refused_and_nothing_is_committed(ws):
+    with pytest.raises(StageError, match="empty note"):
+        run_stage(ws, _noting("blank", [" "]))
+    assert not ws.has("blank_out") and NOTES_TABLE not in ws.catalog()
+
+
+def test_notes_with_dates_counts_and_settings_pass_unchanged():
     note = (
         "Risk was not modelled: the training index dates (2001-11-01, 2002-04-01) have fewer "
-        "than 10 people with an emergency admission; set [stages.risk] min_history_months."
+        "than 10 people with an emergency admission; set [stages.risk] min_history_months "
+        "(2,694 people, 12,345,678 pence)."
     )
     assert check_note("risk", note) == note
