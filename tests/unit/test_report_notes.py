@@ -57,3 +57,10 @@ def test_the_dashboard_home_page_shows_the_notes(tmp_path):
     ws = _workspace(tmp_path / "ws", [("risk", 0, RISK)])
     page = TestClient(create_app(ws.root, secure_cookies=False)).get("/").text
     assert "What could not be done" in page and f"Risk: {RISK}" in page
+
+
+def test_the_notes_follow_the_stages_run_order():
+    from openphm.report.notes import _ORDER
+    from openphm.stages import STAGES
+
+    assert list(_ORDER) == [s.name for s in STAGES]

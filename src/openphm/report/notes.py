@@ -11,11 +11,14 @@ from __future__ import annotations
 from openphm.report import blocks as b
 from openphm.report.published import Published
 from openphm.runner import NOTES_TABLE
-from openphm.stages import STAGES
 
 SECTION_ID = "not-done"
 TITLE = "What could not be done"
-_ORDER = {stage.name: i for i, stage in enumerate(STAGES)}
+# The run order (openphm.stages.STAGES, not imported: the report needs no stage's code).
+_ORDER = {
+    name: i
+    for i, name in enumerate(("ingest", "link", "need", "cost", "risk", "measure", "publish"))
+}
 
 
 def notes_section(pub: Published) -> b.Section | None:
