@@ -155,7 +155,10 @@ class Pseudonymisation(_Strict):
 
 
 class MeasureOptions(_Strict):
-    index_date: date = date(2026, 3, 31)
+    # The day the indicators are measured up to; unset: from the data, the end of the last
+    # financial year they cover completely, else of their last complete month
+    # (measure.periods.index_date_from_data).
+    index_date: date | None = None
 
 
 class IngestOptions(_Strict):

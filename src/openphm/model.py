@@ -643,7 +643,10 @@ _TABLE_LIST: tuple[TableSpec, ...] = (
     TableSpec(
         "area",
         "LSOA, age band and sex",
-        "LSOA deprivation and population, long form: one row per LSOA, age band and sex.",
+        "LSOA deprivation and population, long form: one row per LSOA, age band and sex. "
+        "From the lsoas source's population columns (ONS LSOA mid-year estimates, by single "
+        "year of age and sex, summed into bands); empty when it has none. The measure stage's "
+        "denominators when nobody is registered with a practice.",
         (
             _c("lsoa_code", "string", "Lower layer super output area (2021) code"),
             _c(

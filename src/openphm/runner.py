@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import getpass
+import re
 import shutil
 import subprocess
 import time
@@ -22,6 +23,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 import openphm
 from openphm import engine
@@ -171,6 +173,7 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
         in_desc = _describe(inputs)
         result = stage.build(StageInput(inputs, ws.config, ws))
         try:
+            notes = [check_note(stage.name, n) for n in result.notes]
             if set(result.tables) != set(stage.outputs):
                 raise StageError(
                     f"stage {stage.name!r} declared outputs {sorted(stage.outputs)} "
@@ -179,7 +182,8 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
             restricted = [
                 write_restricted(ws, stage.name, n, t) for n, t in result.restricted.items()
             ]
-            ws.commit(result.tables, drop=stage.consumes)
+            kept = _notes_table(ws, catalog, stage.name, notes)
+            ws.commit({**result.tables, **kept}, drop=stage.consumes)
             for r in stage.consumes:
                 if r in restricted_in:
                     engine.remove_path(restricted_in[r])
@@ -196,7 +200,7 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
             out_desc,
             rows_quarantined=result.rows_quarantined,
             counts=result.counts,
-            notes=list(result.notes),
+            notes=notes,
             consumed=list(stage.consumes),
             restricted=[p.relative_to(ws.root).as_posix() for p in restricted],
             published=[
@@ -212,7 +216,7 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
         seconds=round(time.perf_counter() - started, 3),
         published=tuple(p.path for p in published),
         counts=result.counts,
-        notes=tuple(result.notes),
+        notes=tuple(notes),
     )
 
 
@@ -227,6 +231,62 @@ def _require_intact_audit(ws: Workspace, stage: Stage) -> None:
             "you trust, or ask whoever keeps the workspace what happened; "
             "`openphm audit verify` names the first bad record"
         )
+
+
+#: Each stage's latest notes, kept in the warehouse for the publish stage and the report.
+NOTES_TABLE = "stage_notes"
+NOTES_SCHEMA = {"stage": "string", "position": "int64", "note": "string"}
+WITHHELD = "[withheld]"
+# What a note must never hold: an NHS number (10 digits, maybe spaced, passing Modulus
+# 11) or a pseudonym (hex digits). Notes are sentences the code writes, with counts and
+# names only; this guard is for the note a template got wrong.
+_NHS_LIKE = re.compile(r"(?<![\d.,])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d.,])")
+_HEX_LIKE = re.compile(r"\b[0-9a-fA-F]{16,}\b")
+
+
+def _modulus_11(digits: str) -> bool:
+    """The NHS number check digit (NHS Data Dictionary: NHS NUMBER)."""
+    total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
+    check = 11 - total % 11
+    return check != 10 and (0 if check == 11 else check) == int(digits[9])
+
+
+def _withheld(match: re.Match) -> str:
+    digits = re.sub(r"\D", "", match.group())
+    return WITHHELD if _modulus_11(digits) else match.group()
+
+
+def check_note(stage: str, note: str) -> str:
+    """A note as one line, with anything that looks like an identifier withheld.
+
+    StageError if it is not text or is empty: a stage's contract is plain sentences.
+    """
+    if not isinstance(note, str) or not note.strip():
+        raise StageError(f"stage {stage!r} gave an empty note, or one that is not text")
+    note = " ".join(note.split())
+    note = _HEX_LIKE.sub(WITHHELD, note)
+    return _NHS_LIKE.sub(_withheld, note)
+
+
+def _notes_table(
+    ws: Workspace, catalog: Mapping[str, str], stage: str, notes: Sequence[str]
+) -> dict[str, Any]:
+    """``{NOTES_TABLE: table}`` with this stage's notes replacing its earlier ones, or ``{}``
+    when there is nothing to write (no notes now and none kept from before)."""
+    unique = list(dict.fromkeys(notes))
+    kept = pd.DataFrame(columns=list(NOTES_SCHEMA))
+    if NOTES_TABLE in catalog:
+        kept = ws.table(NOTES_TABLE).to_pandas()
+    if not unique and not (kept.stage == stage).any():
+        return {}
+    frame = pd.concat(
+        [
+            kept[kept.stage != stage],
+            pd.DataFrame({"stage": stage, "position": range(len(unique)), "note": unique}),
+        ],
+        ignore_index=True,
+    ).astype({"stage": object, "position": "int64", "note": object})
+    return {NOTES_TABLE: ibis.memtable(frame, schema=ibis.schema(NOTES_SCHEMA))}
 
 
 def restricted_path(ws: Workspace, name: str) -> Path:

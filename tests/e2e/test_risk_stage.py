@@ -31,6 +31,7 @@ import pytest
 
 from openphm.link import pseudonym
 from openphm.risk import comparison, equity, performance
+from openphm.risk.stage import empty_outputs
 from openphm.runner import run_stage
 from openphm.stages import STAGES
 from openphm.synth import generate
@@ -112,6 +113,14 @@ def test_every_stage_ran_and_the_risk_tables_were_published(world):
     assert share["top_0.5%"] == pytest.approx(0.005, abs=0.001)
     assert share["rest"] == pytest.approx(0.80, abs=0.002)
     assert score.factor_1.notna().mean() > 0.9
+
+
+def test_a_skipped_stage_writes_the_same_columns_as_a_modelled_one(world):
+    # When data are too thin the stage commits empty_outputs: a reader of its tables (the
+    # publish stage, the report, the dashboard) meets the same columns either way.
+    _, ws, _ = world
+    for name, empty in empty_outputs(ws.config.stages.risk).items():
+        assert ws.table(name).schema() == empty.schema(), name
 
 
 def test_discrimination_is_close_to_the_truths_own(judged):

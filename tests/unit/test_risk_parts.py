@@ -15,10 +15,9 @@ from openphm import codelists
 from openphm.config import Governance, RiskOptions
 from openphm.link import pseudonym
 from openphm.risk import cohort, equity, fair_shares, performance, splines, tiers
-from openphm.risk.dates import choose_dates, data_start
+from openphm.risk.dates import NotEnoughData, choose_dates, data_start
 from openphm.risk.features import add_months, load_features
 from openphm.risk.stage import _sample
-from openphm.runner import StageError
 
 # --- splines -------------------------------------------------------------------------
 
@@ -85,7 +84,7 @@ def test_dates_test_on_the_last_covered_april_and_train_on_windows_ended_by_then
     assert shorter.training == tuple(dt.date(2023, m, 1) for m in (11, 12)) + tuple(
         dt.date(2024, m, 1) for m in (1, 2, 3, 4)
     )
-    with pytest.raises(StageError, match="the data are too short"):
+    with pytest.raises(NotEnoughData, match="are too short"):
         choose_dates(dt.date(2023, 4, 1), dt.date(2024, 9, 30), RiskOptions())
 
 

@@ -24,11 +24,13 @@ from openphm.ingest.layouts import (
     HES_LSOAS,
     OP_DIAGNOSES,
     OP_OPERATIONS,
+    POPULATION_AGES,
+    POPULATION_COLUMNS,
 )
 from openphm.ingest.omop import OMOP_MAPPERS
 from openphm.ingest.spells import group_spells
 from openphm.ingest.staged import IDENTITY
-from openphm.model import EMERGENCY_ADMISSION_METHODS
+from openphm.model import AGE_BANDS_ESP2013, EMERGENCY_ADMISSION_METHODS
 
 Mapper = Callable[[ir.Table, str], dict[str, ir.Table]]
 ATTENDED_OP = ("5", "6")  # HES ATTENDED: seen on time, or late but seen
@@ -634,12 +636,48 @@ def organisations(t: ir.Table, source: str) -> dict[str, ir.Table]:
     }
 
 
+#: ONS's sex letters as NHS Data Dictionary PERSON STATED GENDER CODEs.
+POPULATION_SEXES = {"M": "1", "F": "2"}
+
+
 def lsoas(t: ir.Table, source: str) -> dict[str, ir.Table]:
-    return {
+    """The LSOA lookup and, when the file carries ONS population columns, ``area``: people
+    by LSOA, ESP 2013 age band and sex (single years summed into five-year bands)."""
+    out = {
         "lsoa": t.select(
             lsoa_code=t.lsoa_code, place_code=t.place_code, imd_decile=t.imd_decile.cast("int8")
         )
     }
+    present = [c for c in POPULATION_COLUMNS if c in t.columns]
+    if not present:
+        return out
+    items = []
+    for letter, sex in POPULATION_SEXES.items():
+        for i, band in enumerate(AGE_BANDS_ESP2013):
+            ages = [a for a in POPULATION_AGES if min(a // 5, len(AGE_BANDS_ESP2013) - 1) == i]
+            columns = [f"{letter}{a}" for a in ages if f"{letter}{a}" in present]
+            if not columns:
+                continue
+            # Whole numbers, also written "123.0"; anything else is no value.
+            cells = [t[c].try_cast("float64").round().cast("int64") for c in columns]
+            total = cells[0].fill_null(0)
+            for cell in cells[1:]:
+                total = total + cell.fill_null(0)
+            known = ibis.or_(*(c.notnull() for c in cells))
+            items.append(
+                ibis.struct(
+                    {
+                        "age_band": _text(band),
+                        "sex": _text(sex),
+                        "population": ibis.ifelse(known, total, ibis.null("int64")),
+                    }
+                )
+            )
+    keep = {"lsoa_code": t.lsoa_code, "imd_decile": t.imd_decile.cast("int8")}
+    rows = t.select(**keep, _item=ibis.array(items).unnest())
+    rows = rows.select(*keep, **{f: rows._item[f] for f in ("age_band", "sex", "population")})
+    out["area"] = rows.filter(rows.population.notnull())
+    return out
 
 
 MAPPERS: dict[str, Mapper] = {

@@ -21,6 +21,12 @@ def numbered(prefix: str, count: int) -> tuple[str, ...]:
     return tuple(f"{prefix}{i:02d}" for i in range(1, count + 1))
 
 
+#: The lsoas layout's population columns, as ONS publishes its LSOA mid-year population
+#: estimates (e.g. "Lower layer Super Output Area population estimates", mid-2022, LSOA
+#: 2021): wide, one column per sex and single year of age, F0 .. F90 and M0 .. M90, where
+#: 90 means 90 and over. Optional: without them rates need GP registrations.
+POPULATION_AGES = tuple(range(91))
+POPULATION_COLUMNS = tuple(f"{sex}{age}" for sex in ("F", "M") for age in POPULATION_AGES)
 HES_NULL_DATES = ("1800-01-01", "1801-01-01")  # HES: null, and "not known"
 OPCS_NULLS = ("-", "&")  # no operation; not known
 APC_DIAGNOSES = numbered("DIAG_4_", 20)
@@ -301,9 +307,11 @@ _LAYOUTS = (
     ),
     Layout(
         "lsoas",
-        "LSOAs with their place and IMD decile",
+        "LSOAs with their place and IMD decile, and optionally their population by sex and "
+        "single year of age (ONS LSOA mid-year estimates, wide: F0..F90, M0..M90)",
         "lsoa_code",
         ("lsoa_code", "place_code", "imd_decile"),
+        optional=POPULATION_COLUMNS,
     ),
     Layout(
         "omop_person",

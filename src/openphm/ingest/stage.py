@@ -33,7 +33,7 @@ from openphm.model import table_spec
 from openphm.runner import STAGING_PREFIX, Stage, StageError, StageInput, StageOutput
 
 # Canonical tables ingest writes directly: they hold nobody's identity.
-DIRECT = ("ledger", "overhead_basis", "organisation", "lsoa")
+DIRECT = ("ledger", "overhead_basis", "organisation", "lsoa", "area")
 REGISTER_LAYOUTS = ("gp_patients",)
 READERS = 2  # files read at once
 QUARANTINE = {

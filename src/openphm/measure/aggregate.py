@@ -27,10 +27,12 @@ import ibis.expr.types as ir
 from openphm.measure import periods as P
 from openphm.measure.attribution import (
     AGE_BAND,
+    IMD_QUINTILE,
     ORG_BREAKDOWNS,
     PERSON_BREAKDOWNS,
     SEGMENT,
     SEX,
+    UNKNOWN,
     demographics,
     org_column,
     registered_on_days,
@@ -147,6 +149,37 @@ def population_base(
     people = with_organisations(people, lookups, providers=False)
     people = with_segment(people, segment)
     return people.group_by(["period", *columns]).aggregate(population=ibis._.count())
+
+
+#: The breakdowns an area population (people by LSOA, age band and sex) describes: a
+#: resident's practice, PCN, ethnic group and segment are not in the estimates.
+AREA_BREAKDOWNS = (IMD_QUINTILE, AGE_BAND, SEX)
+
+
+def area_population_base(
+    area: ir.Table, reported: Sequence[P.Period], columns: Sequence[str]
+) -> ir.Table:
+    """People in the area populations (``area``: LSOA, age band, sex) for every year.
+
+    The fallback denominator when nobody is registered: one set of estimates (ONS LSOA
+    mid-year estimates, as the ``lsoas`` source gives them) stands for every period, as
+    ``population_base`` does but by ``AREA_BREAKDOWNS`` only (``columns`` among them).
+    """
+    unknown = set(columns) - set(AREA_BREAKDOWNS)
+    if unknown:
+        raise ValueError(f"an area population has no {sorted(unknown)}")
+    years = [p.label for p in reported if p.kind == P.YEAR]
+    periods = ibis.memtable({"period": years}, schema=ibis.schema({"period": "string"}))
+    quintile = ((area.imd_decile.cast("int64") + 1) // 2).cast("string")
+    people = area.select(
+        **{
+            AGE_BAND: area.age_band.fill_null(UNKNOWN),
+            SEX: area.sex.fill_null(UNKNOWN),
+            IMD_QUINTILE: quintile.fill_null(UNKNOWN),
+        },
+        population=area.population.fill_null(0).cast("int64"),
+    ).cross_join(periods)
+    return people.group_by(["period", *columns]).aggregate(population=people.population.sum())
 
 
 def population_counts(

@@ -46,6 +46,23 @@ DEFINITIONS = "indicator_definitions"
 OUTPUTS = (VALUES, DSR, FUNNEL, SPC, DEFINITIONS)
 ACTIVITY_TABLES = ("encounter", "diagnosis", "episode", "procedure")
 ETHNIC_GROUPS = "ethnic_groups"
+# Where per-population rates take their people from.
+REGISTERED = "registered"  # people registered with a practice on each census day
+AREA = "area"  # nobody registered: the lsoas source's area populations
+NO_DENOMINATOR = "none"  # neither: numerators only, rates left empty
+_DENOMINATOR_NOTES = {
+    AREA: (
+        "No one was registered with a practice on any census day, so rates per population "
+        "use the area populations from the lsoas source (one set of estimates for every "
+        "year), by IMD quintile, age band and sex only; other breakdowns have no rate."
+    ),
+    NO_DENOMINATOR: (
+        "No one was registered with a practice on any census day and the lsoas source "
+        "gives no area populations, so rates per population have no denominator: their "
+        "numerators are counted and their rates left empty. Load GP registrations, or "
+        "population columns in the lsoas source."
+    ),
+}
 
 _KEY_TYPES = {k: "string" for k in aggregate.KEYS}
 _FLOAT_COLUMNS = ("value", *statistics.LIMITS)
@@ -182,6 +199,19 @@ def counts(
             columns=sorted({c for _, _, c in people_columns} | {AGE_BAND, SEX}),
         )
     )
+    denominator = REGISTERED
+    if population.count().execute() == 0:  # nobody registered on any census day
+        area = tables.get("area")
+        if area is not None and area.count().execute() > 0:
+            people_columns = [c for c in people_columns if c[0] in aggregate.AREA_BREAKDOWNS]
+            population = keep(
+                aggregate.area_population_base(
+                    area, reported, sorted({c for _, _, c in people_columns})
+                )
+            )
+            denominator = AREA
+        else:
+            denominator = NO_DENOMINATOR
     count_table = aggregate.with_population(
         aggregate.unit_counts(base, calendar, columns),
         aggregate.population_counts(population, calendar, people_columns),
@@ -192,7 +222,7 @@ def counts(
         aggregate.population_cells(population, people_columns),
         definitions.indicators,
     )
-    return count_table, cells
+    return count_table, cells, denominator
 
 
 def compute(
@@ -200,16 +230,26 @@ def compute(
     index_date: date,
     con: BaseBackend,
     definitions: D.Definitions | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Every output table as a DataFrame (empty, with its columns, without activity data)."""
+    """Every output table as a DataFrame (empty, with its columns, without activity data).
+
+    ``notes`` receives what could not be measured and why (rates without a registered
+    population: per head of the area populations, or no rate at all).
+    """
     definitions = definitions or D.load()
     frames = {name: pd.DataFrame(columns=list(SCHEMAS[name])) for name in OUTPUTS}
     if "encounter" not in tables:  # nothing to measure: every table empty
+        if notes is not None:
+            notes.append(
+                "No indicators were measured: the workspace has no encounter table. Load "
+                "activity sources (hes_apc, hes_op, ecds and the like)."
+            )
         return frames
     frames[DEFINITIONS] = _definitions(definitions)
     keep = Scratch(con)
     try:
-        count_table, cells = counts(tables, index_date, definitions, keep)
+        count_table, cells, denominator = counts(tables, index_date, definitions, keep)
         count_frame = count_table.execute()
         cell_frame = cells.execute()
     finally:
@@ -218,6 +258,8 @@ def compute(
     frames[DSR] = statistics.standardised(cell_frame, definitions)
     frames[FUNNEL] = statistics.funnels(count_frame, cell_frame, definitions)
     frames[SPC] = statistics.spc(frames[VALUES], definitions)
+    if notes is not None and denominator != REGISTERED:
+        notes.append(_DENOMINATOR_NOTES[denominator])
     return frames
 
 

@@ -10,12 +10,16 @@ Each period has a census day for its denominator: the registered population on
 population when rates are computed from list sizes. A month takes its financial year's
 census, so monthly rates of a year share one denominator (as monthly NHS indicators
 per head of population do) and a month-on-month change is a change in events.
+
+The index date, unless configured, comes from the data (``index_date_from_data``): the
+end of the last financial year the data cover completely, or, when they cover none,
+the end of the last complete month.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -76,6 +80,33 @@ def measurement_periods(index_date: date, years: int) -> tuple[Period, ...]:
         for m in range(FINANCIAL_YEAR_START_MONTH, FINANCIAL_YEAR_START_MONTH + 12)
     ]
     return (*fys, *months)
+
+
+def index_date_from_data(first: date, last: date) -> date:
+    """The measure's index date when none is configured, from the days the data cover.
+
+    - the last 31 March whose whole financial year (1 April to 31 March) lies within
+      ``first`` .. ``last``: data from 2001-04-01 to 2003-09-15 give 2003-03-31, and
+      data ending on 2003-03-31 give that day;
+    - else (less than a whole financial year) the last day of the last month the data
+      cover completely: data from 2002-06-01 to 2003-01-20 give 2002-12-31 (and data
+      of less than a month, their last day).
+
+    Every reported period then ends on or before the last day of the data, so no
+    indicator is counted over months the extract never held.
+    """
+    if last < first:
+        raise ValueError(f"the data end ({last}) is before they start ({first})")
+    end_year = financial_year_of(last + _ONE_DAY) - 1  # the last year ending by ``last``
+    if financial_year(end_year).start >= first:
+        return financial_year(end_year).end
+    month_end = _day_before(date(last.year, last.month, 1))
+    if (last + _ONE_DAY).month != last.month:  # ``last`` is itself a month's last day
+        month_end = last
+    return month_end if month_end >= first else last  # under a month: the last day
+
+
+_ONE_DAY = timedelta(days=1)
 
 
 def _day_before(day: date) -> date:

@@ -7,7 +7,7 @@ from openphm.disclosure import GatedTable, Rate, gate
 from openphm.measure import publication
 from openphm.need import summary as need_summary
 from openphm.risk import publication as risk_publication
-from openphm.runner import Stage, StageInput, StageOutput
+from openphm.runner import NOTES_TABLE, Stage, StageInput, StageOutput
 
 # Tables published when the workspace has them, with their cells and counts.
 OPTIONAL = {
@@ -61,6 +61,13 @@ def build(inp: StageInput) -> StageOutput:
             published.append(gate(name, inp.tables[name], policy=policy, **spec))
     # The indicators: one file each, and their statistics (see measure/publication.py).
     published.extend(publication.gated(inp.tables, policy))
+    # What each stage could not do, and why: sentences the code wrote from its own
+    # templates (runner.check_note keeps identifiers out), with no counts to protect.
+    if NOTES_TABLE in inp.tables:
+        notes = inp.tables[NOTES_TABLE]
+        published.append(
+            gate(NOTES_TABLE, notes, keys=["stage", "position", "note"], counts=[], policy=policy)
+        )
     return StageOutput(published=published)
 
 
@@ -71,5 +78,11 @@ STAGE = Stage(
     outputs=(),
     build=build,
     publishes=True,
-    optional=("registered_population", *OPTIONAL, *publication.TABLES, *risk_publication.TABLES),
+    optional=(
+        "registered_population",
+        *OPTIONAL,
+        *publication.TABLES,
+        *risk_publication.TABLES,
+        NOTES_TABLE,
+    ),
 )

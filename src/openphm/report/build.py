@@ -17,6 +17,7 @@ import jinja2
 import openphm
 from openphm.report import blocks as b
 from openphm.report.methods import audit_summary, methods, suppression_summary
+from openphm.report.notes import notes_section
 from openphm.report.published import read_published
 from openphm.report.sections import render_sections
 from openphm.workspace import Workspace, atomic_write_text
@@ -57,6 +58,7 @@ def build_report(root: Path | str, out: Path | str | None = None) -> ReportResul
     pub = read_published(ws.published_dir)
     records = ws.audit.records() if ws.audit.log_path.exists() else []
     sections = render_sections(pub)
+    not_done = notes_section(pub)
     closing = [
         b.Section(
             "methods",
@@ -78,7 +80,7 @@ def build_report(root: Path | str, out: Path | str | None = None) -> ReportResul
             blocks=audit_summary(ws.audit),
         ),
     ]
-    everything = sections + closing
+    everything = ([not_done] if not_done else []) + sections + closing
     figures = sum(isinstance(x, b.Figure) for s in everything for x in s.blocks)
     text = (
         environment()

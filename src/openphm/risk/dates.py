@@ -24,7 +24,13 @@ from openphm.risk import labels
 from openphm.risk.features import add_months
 from openphm.runner import StageError
 
-__all__ = ["Dates", "choose_dates", "data_start", "first_of_next_month"]
+__all__ = ["Dates", "NotEnoughData", "choose_dates", "data_start", "first_of_next_month"]
+
+
+class NotEnoughData(StageError):
+    """Valid data too thin to model (too short, too few outcomes): the stage is skipped,
+    its tables written empty, and the message, a plain sentence, becomes its note."""
+
 
 #: A month counts as covered by the data once it has this share of the busiest month's
 #: encounters: the first weeks of an extract do not, nor years of a few long-running
@@ -68,11 +74,12 @@ def choose_dates(data_start: dt.date, data_end: dt.date, options: RiskOptions) -
         candidates.append(d)
         d = add_months(d, -1)
     if not candidates:
-        raise StageError(
-            f"the risk stage needs training index dates at least {options.min_history_months} "
-            f"months after the data start ({data_start.isoformat()}) whose 12-month follow-up "
-            f"ends by the test index date ({test.isoformat()}); the data are too short. "
-            "Load more years, or lower [stages.risk] min_history_months"
+        raise NotEnoughData(
+            f"Risk was not modelled: the data ({data_start.isoformat()} to "
+            f"{data_end.isoformat()}) are too short for a training index date "
+            f"{options.min_history_months} months after their start whose 12-month follow-up "
+            f"ends by the test index date ({test.isoformat()}). Load more years, or lower "
+            "[stages.risk] min_history_months."
         )
     return Dates(tuple(sorted(candidates)), test, scoring)
 

@@ -40,7 +40,7 @@ from openphm.risk import fair_shares as shares
 from openphm.risk import model as M
 from openphm.risk import performance as perf
 from openphm.risk import publication as pub
-from openphm.risk.dates import choose_dates, data_start
+from openphm.risk.dates import NotEnoughData, choose_dates, data_start
 from openphm.risk.features import (
     INDEX_DATE,
     NeedDefinitions,
@@ -63,6 +63,8 @@ VALIDATION = "risk_validation"
 OUTPUTS = (SCORE, MODEL, VALIDATION, *pub.TABLES)
 #: The groups the boosted comparison model is reported by (and overall).
 COMPARED_BY = ("imd_quintile", "ethnic_group")
+#: People with, and without, the outcome the training rows need before a model is fitted.
+MIN_OUTCOMES = perf.MIN_EVENTS
 #: Without costs, the budget fair shares divide (pounds).
 DEFAULT_BUDGET_POUNDS = 100_000_000
 SCORE_COLUMNS = {
@@ -76,6 +78,79 @@ SCORE_COLUMNS = {
     "factor_2": "string",
     "factor_3": "string",
 }
+
+
+_S, _F, _I = "string", "float64", "int64"
+#: Every output's columns when the stage is skipped (``empty_outputs``); the performance
+#: table adds fpr_/fnr_ columns for each tier cut.
+EMPTY_SCHEMAS = {
+    SCORE: SCORE_COLUMNS,
+    MODEL: M.COLUMNS,
+    VALIDATION: {
+        "person_id": _S,
+        "index_date": "date",
+        "probability": _F,
+        labels.OUTCOME: "boolean",
+        "practice_code": _S,
+        "place_code": _S,
+        **dict.fromkeys(perf.GROUP_TYPES[:-1], _S),
+        "predicted_cost": _F,
+        "active_conditions": _F,
+    },
+    pub.PERFORMANCE: {
+        "model": _S,
+        "group_type": _S,
+        "group": _S,
+        "people": _I,
+        "events": _I,
+        **dict.fromkeys(
+            ("auroc", "auprc", "brier", "calibration_intercept", "calibration_slope"), _F
+        ),
+    },
+    pub.CALIBRATION: {
+        **dict.fromkeys(("model", "group_type", "group", "decile"), _S),
+        "people": _I,
+        "events": _I,
+        "mean_predicted_percent": _F,
+    },
+    pub.TIERS: {"tier": _S, "segment": _S, "people": _I},
+    pub.EQUITY: {
+        **dict.fromkeys(("label", "group_type", "group", "tier"), _S),
+        "people": _I,
+        "need_people": _I,
+        **dict.fromkeys(
+            ("share_in_tier_percent", "share_of_need_percent", "share_of_top_by_need_percent"),
+            _F,
+        ),
+    },
+    pub.CONDITIONS: {
+        **dict.fromkeys(("label", "group_type", "group", "percentile_band"), _S),
+        "people": _I,
+        "mean_active_conditions": _F,
+    },
+    pub.FAIR_SHARES: {
+        "level": _S,
+        "code": _S,
+        "people": _I,
+        **dict.fromkeys(("age_sex_index", "needs_index", "need_adjustment"), _F),
+        **{
+            f"{c}_{unit}": _I
+            for unit in ("pence", "pounds")
+            for c in ("fair_share", "actual_spend", "shock_fair_share", "shock_change")
+        },
+    },
+}
+
+
+def empty_outputs(options: RiskOptions) -> dict[str, ir.Table]:
+    """Every output, empty with its columns: what a skipped stage commits."""
+    cuts = tiers.check(options.tiers) if options.tiers else tiers.default_cuts()
+    rates = {f"{r}_{perf.cut_name(c)}": _F for c in cuts for r in ("fpr", "fnr")}
+    out = {}
+    for name, schema in EMPTY_SCHEMAS.items():
+        schema = {**schema, **rates} if name == pub.PERFORMANCE else schema
+        out[name] = ibis.memtable(pd.DataFrame(columns=list(schema)), schema=ibis.schema(schema))
+    return out
 
 
 def _need_definitions(inp: StageInput) -> NeedDefinitions:
@@ -129,6 +204,13 @@ def build(inp: StageInput) -> StageOutput:
     scratch = _Scratch(con)
     try:
         tables, counts = _build(inp, options, t, scratch)
+    except NotEnoughData as thin:  # valid but thin data: say so, and let the run go on
+        scratch.drop()
+        return StageOutput(
+            tables=empty_outputs(options),
+            counts={"risk": {"modelled": False}},
+            notes=[str(thin)],
+        )
     except Exception:
         scratch.drop()
         raise
@@ -155,7 +237,9 @@ def _build(inp, options: RiskOptions, t, scratch: _Scratch):
     end = records.end_of_data(encounter, gp_event)
     start = data_start(encounter)
     if end is None or start is None:
-        raise StageError("the risk stage found no dated encounters to set index dates from")
+        raise NotEnoughData(
+            "Risk was not modelled: the workspace has no dated encounters to set index dates from."
+        )
     dates = choose_dates(start, end, options)
     cuts = tiers.check(options.tiers) if options.tiers else tiers.default_cuts()
     need_defs = _need_definitions(inp)
@@ -202,6 +286,7 @@ def _build(inp, options: RiskOptions, t, scratch: _Scratch):
     # Fit on the training dates (a sample of people if there are too many rows).
     train = table.filter(table[INDEX_DATE].isin(list(dates.training)))
     train_frame = _pulled(_sample(train, options.max_training_rows))
+    _enough_outcomes(train_frame, dates)
     try:
         need_model = M.fit(train_frame, labels.OUTCOME, features, name="need")
     except ValueError as exc:  # e.g. nobody (or everybody) had the outcome
@@ -335,6 +420,25 @@ def _build(inp, options: RiskOptions, t, scratch: _Scratch):
         "tiers": list(tiers.names(cuts)),
     }
     return tables, counts
+
+
+def _enough_outcomes(train_frame: pd.DataFrame, dates) -> None:
+    """NotEnoughData unless the training rows hold ``MIN_OUTCOMES`` people with the outcome
+    (at some training date) and as many without. The note gives the threshold, not the
+    count: a count of 1 to 7 people is one the disclosure gate would withhold."""
+    had = train_frame[labels.OUTCOME].astype(bool)
+    with_outcome = train_frame.person_id[had].nunique()
+    without = train_frame.person_id[~had].nunique()
+    if min(with_outcome, without) >= MIN_OUTCOMES:
+        return
+    which = "with" if with_outcome < MIN_OUTCOMES else "without"
+    windows = ", ".join(d.isoformat() for d in dates.training)
+    raise NotEnoughData(
+        f"Risk was not modelled: the training index dates ({windows}) have fewer than "
+        f"{MIN_OUTCOMES} people {which} an emergency admission or death in the 12 months "
+        f"after; at least {MIN_OUTCOMES} with and {MIN_OUTCOMES} without are needed. "
+        "Load more people or years."
+    )
 
 
 def _compared(train_frame, at_test, need_model, options: RiskOptions, cuts) -> pd.DataFrame:

@@ -42,6 +42,7 @@ from starlette.exceptions import HTTPException
 import openphm
 from openphm.governance import IdsRefused, require_direct_care
 from openphm.report import blocks as b
+from openphm.report.notes import notes_section
 from openphm.report.published import TOTAL, Published, PublishedTable, read_published
 from openphm.report.sections import generic
 from openphm.runner import code_version
@@ -404,6 +405,7 @@ def create_app(root: Path | str, *, secure_cookies: bool = True) -> FastAPI:
             figure=figure,
             filters=f,
             options=cached(("filters",), known_filters),
+            not_done=cached(("not_done",), lambda: notes_section(published.get())),
         )
 
     def _pyramid(pop: dict):
