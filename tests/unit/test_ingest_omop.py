@@ -539,3 +539,70 @@ def test_procedure_code_systems(con):
         (3, "opcs4", "Z942"),
     ]
     assert {str(r["procedure_date"]) for r in got} == {"2024-05-06"}
+
+
+def _part(name: str, rows: list[tuple]) -> ibis.Table:
+    schema = omop_join.PARTS[name]
+    return ibis.memtable(
+        {c: [r[i] for r in rows] for i, c in enumerate(schema.names)}, schema=schema
+    )
+
+
+def test_encounters_settings_emergencies_and_provider_codes(con):
+    d = date(2024, 3, 1)
+    visits = _part(
+        "omop_visit_occurrence",
+        [  # visit, person, concept, start, end, care site, provider, from, from (text), to
+            (1, 7, 9203, d, d, 20, None, None, None, None),
+            (2, 7, 9201, d, date(2024, 3, 4), 20, None, None, None, "19"),  # after the ER
+            (3, 8, 9201, d, d, None, 500, 8870, None, None),  # admitted from the ER
+            (4, 8, 9201, d, d, None, 501, 0, "Emergency Department", None),
+            (5, 9, 9201, d, d, 30, None, None, None, None),  # an ER stay in visit_detail
+            (6, 9, 9201, date(2024, 4, 1), date(2024, 4, 2), 30, None, None, None, None),
+            (7, 9, 44818519, d, d, 31, None, None, None, None),  # unknown, at an ER site
+            (8, 9, 0, d, d, None, None, None, None, None),  # unknown, nowhere
+        ],
+    )
+    details = _part("omop_visit_detail", [(5, 9203), (6, 581379)])
+    sites = _part("omop_care_site", [(20, "RR8", 8717), (30, None, None), (31, None, 8870)])
+    providers = _part("omop_provider", [(500, 20), (501, None)])
+    enc = omop_join.encounter(visits, details, sites, providers).order_by("encounter_id")
+    got = [
+        (r["encounter_id"], r["setting"], r["is_emergency"], r["provider_code"])
+        for r in con.to_pyarrow(enc).to_pylist()
+    ]
+    assert got == [
+        ("omop:1", "ae", True, "RR8"),
+        ("omop:2", "apc", True, "RR8"),
+        ("omop:3", "apc", True, "RR8"),  # the provider's care site
+        ("omop:4", "apc", True, "unknown"),
+        ("omop:5", "apc", True, "care_site:30"),
+        ("omop:6", "apc", False, "care_site:30"),  # critical care is no ER
+        ("omop:7", "ae", True, "care_site:31"),
+        ("omop:8", "community", False, "unknown"),
+    ]
+
+
+def test_registrations_from_observation_periods_at_practices(con):
+    people = _part(
+        "omop_person",
+        [(1, None, None, None, None, None, 10), (2, None, None, None, None, None, 20)],
+    )
+    sites = _part("omop_care_site", [(10, "B82001", None), (20, "RR8", None)])
+    periods = _part(
+        "omop_observation_period",
+        [
+            (1, date(2010, 1, 1), date(2015, 6, 30)),
+            (1, date(2016, 1, 1), date(2024, 3, 31)),
+            (2, date(2016, 1, 1), date(2024, 3, 31)),  # a trust is no practice
+        ],
+    )
+    reg = omop_join.registration(people, sites, periods).order_by("start_date")
+    got = [
+        (r["record_key"], r["practice_code"], r["start_date"], r["end_date"])
+        for r in con.to_pyarrow(reg).to_pylist()
+    ]
+    assert got == [
+        ("person:1", "B82001", date(2010, 1, 1), date(2015, 6, 30)),
+        ("person:1", "B82001", date(2016, 1, 1), None),  # ends at the cut-off: ongoing
+    ]
