@@ -64,7 +64,7 @@ never delivered) is staged, and link drops it with its missing encounter.
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -206,8 +206,15 @@ def _part(parts: dict[str, list[ir.Table]], name: str) -> ir.Table:
 Note = tuple[str, ir.IntegerScalar]  # a sentence with {n}, and the count that fills it
 
 
-def assemble(parts: dict[str, list[ir.Table]]) -> list[Note]:
-    """Replace the OMOP parts in ``parts`` by the staged tables they make; the notes."""
+Keep = Callable[[str, ir.Table], ir.Table]  # computes a table once, for several readers
+
+
+def assemble(parts: dict[str, list[ir.Table]], keep: Keep = lambda name, t: t) -> list[Note]:
+    """Replace the OMOP parts in ``parts`` by the staged tables they make; the notes.
+
+    ``keep(name, table)`` computes a table read several times once (the ingest stage
+    gives ``engine.snapshot_table``); the tables it keeps are named ``_omop_*``.
+    """
     present = {name for name in PARTS if parts.get(name)}
     if not present:
         return []
@@ -215,45 +222,46 @@ def assemble(parts: dict[str, list[ir.Table]]) -> list[Note]:
     sites = t["omop_care_site"]
     periods = t["omop_observation_period"]
     people = t["omop_person"]
-    parts["staged_identity"].append(
-        identity(people, t["omop_death"], t["omop_location"], sites, periods)
-    )
+    deaths, places = t["omop_death"], t["omop_location"]
+    parts["staged_identity"].append(identity(people, deaths, places, sites, periods))
     parts["staged_registration"].append(registration(people, sites, periods))
-    visits = t["omop_visit_occurrence"]
+    visits = keep("_omop_visits", t["omop_visit_occurrence"])
     parts["staged_encounter"].append(
         encounter(visits, t["omop_visit_detail"], sites, t["omop_provider"])
     )
-    coded = condition_codes(t["omop_condition_occurrence"], t["omop_concept"])
+    coded = keep(
+        "_omop_conditions", condition_codes(t["omop_condition_occurrence"], t["omop_concept"])
+    )
     parts["staged_diagnosis"].append(diagnosis(coded))
     parts["staged_gp_event"].append(history(coded))
-    return _notes(t, coded, present)
+    return _notes(t, visits, coded, present)
 
 
-def _notes(t: Mapping[str, ir.Table], coded: ir.Table, present: set[str]) -> list[Note]:
-    visits, people, periods = (
-        t["omop_visit_occurrence"],
-        t["omop_person"],
-        t["omop_observation_period"],
+def _notes(
+    t: Mapping[str, ir.Table], visits: ir.Table, coded: ir.Table, present: set[str]
+) -> list[Note]:
+    people, periods = t["omop_person"], t["omop_observation_period"]
+    uncoded = coded.snomed.isnull() & coded.icd10.isnull()
+    icd10_history = coded.visit_id.isnull() & coded.snomed.isnull() & coded.icd10.notnull()
+    counts = coded.aggregate(
+        uncoded=coded.count(where=uncoded), icd10_history=coded.count(where=icd10_history)
     )
-    known = list(visit_concepts())
     notes: list[Note] = [
         (
             "OMOP: {n} visits have a visit_concept_id not in ingest/omop_visits.csv; they are "
             f"kept, in the setting of their care site's place of service or else "
             f"'{UNKNOWN_SETTING}', and not as emergencies",
-            visits.filter(~visits.concept.isin(known)).count(),
+            visits.filter(~visits.concept.isin(list(visit_concepts()))).count(),
         ),
         (
             "OMOP: {n} conditions have no SNOMED CT concept and no ICD-10 or SNOMED CT "
             "condition_source_value, so are not staged",
-            coded.filter(coded.snomed.isnull() & coded.icd10.isnull()).count(),
+            counts.uncoded.max(),
         ),
         (
             "OMOP: {n} conditions without a visit are coded only in ICD-10; a condition "
             "without a visit is staged only as a SNOMED CT GP record, so these are not staged",
-            coded.filter(
-                coded.visit_id.isnull() & coded.snomed.isnull() & coded.icd10.notnull()
-            ).count(),
+            counts.icd10_history.max(),
         ),
     ]
     if "omop_observation_period" in present:

@@ -172,7 +172,11 @@ def build(inp: StageInput) -> StageOutput:
             dq["dq_completeness"].append(counted.completeness)
             dq["dq_timeliness"].append(counted.timeliness)
         # An OMOP database's tables name each other by id: joined once every file is read.
-        notes = omop_join.note_texts(omop_join.assemble(parts))
+        def keep(name: str, table: ir.Table) -> ir.Table:
+            scratch_names.append(name)
+            return engine.snapshot_table(con, name, table)
+
+        notes = omop_join.note_texts(omop_join.assemble(parts, keep))
     except BaseException:
         reading.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(scratch, ignore_errors=True)
