@@ -63,9 +63,12 @@ def _as_parquet(folder: Path) -> None:
         pq.write_table(pa.table(columns), folder / f"{table}.parquet")
 
 
-def _workspace(root: Path, folder: str, extension: str) -> Workspace:
+def _workspace(
+    root: Path, folder: str, extension: str, url: str = "duckdb://warehouse.duckdb"
+) -> Workspace:
     Workspace.init(root)
     config = (root / "openphm.toml").read_text()
+    config = config.replace('url = "duckdb://warehouse.duckdb"', f'url = "{url}"')
     config = config.replace(
         "[stages.link]", '[stages.ingest]\nextract_date = "2026-11-22"\n\n[stages.link]'
     )
