@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from openphm import codes, runner
-from openphm.ingest import omop_join
+from openphm.ingest import omop_join, omop_visits
 from openphm.ingest import stage as ingest_stage
 from openphm.ingest.layouts import LAYOUTS
 from openphm.ingest.omop import (
@@ -354,7 +354,7 @@ def _text_table(layout: str, rows: list[dict]) -> ibis.Table:
 
 
 def test_visit_concepts_map_to_settings_as_data():
-    concepts = omop_join.visit_concepts()
+    concepts = omop_visits.visit_concepts()
     assert {c: concepts[c].setting for c in SETTING_OF} == SETTING_OF
     assert {c for c, v in concepts.items() if v.setting == "ae"} == set(EMERGENCY_ROOMS)
     unplanned = {c for c, v in concepts.items() if v.is_emergency}
@@ -566,7 +566,7 @@ def test_encounters_settings_emergencies_and_provider_codes(con):
     details = _part("omop_visit_detail", [(5, 9203), (6, 581379)])
     sites = _part("omop_care_site", [(20, "RR8", 8717), (30, None, None), (31, None, 8870)])
     providers = _part("omop_provider", [(500, 20), (501, None)])
-    enc = omop_join.encounter(visits, details, sites, providers).order_by("encounter_id")
+    enc = omop_visits.encounter(visits, details, sites, providers).order_by("encounter_id")
     got = [
         (r["encounter_id"], r["setting"], r["is_emergency"], r["provider_code"])
         for r in con.to_pyarrow(enc).to_pylist()

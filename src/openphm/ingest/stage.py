@@ -171,6 +171,7 @@ def build(inp: StageInput) -> StageOutput:
                 parts[table_name].append(part)
             dq["dq_completeness"].append(counted.completeness)
             dq["dq_timeliness"].append(counted.timeliness)
+
         # An OMOP database's tables name each other by id: joined once every file is read.
         def keep(name: str, table: ir.Table) -> ir.Table:
             scratch_names.append(name)
