@@ -3,8 +3,8 @@
 ``omop`` types each file's rows into a part named after its layout; once every file is
 read, ``assemble`` joins the parts (any may be missing) and appends the staged tables
 to the ingest stage's parts. It returns notes: counts of what could be used only in
-part, for the stage summary. Every rule below is pinned by ``tests/unit/test_ingest_omop.py`` and
-``tests/e2e/test_omop_cdm54.py``.
+part, for the stage summary. Every rule below is pinned by
+``tests/unit/test_ingest_omop.py`` and ``tests/e2e/test_omop_cdm54.py``.
 
 person -> staged_identity, one row per person
     Source 'omop', record key 'person:<person_id>', upstream_id 'omop:<person_id>'.
