@@ -313,14 +313,56 @@ _LAYOUTS = (
         ("lsoa_code", "place_code", "imd_decile"),
         optional=POPULATION_COLUMNS,
     ),
+    # OMOP CDM v5.4 (OHDSI CommonDataModel, inst/csv/OMOP_CDMv5.4_Field_Level.csv): required
+    # are the fields the CDM makes required AND openphm uses; every other field openphm
+    # reads is optional. CSV or Parquet: the reader goes by the source's format or the
+    # file's extension; ``format`` here is only the fallback for a file with neither.
     Layout(
         "omop_person",
         "OMOP CDM v5.4 person",
         "person_id",
-        ("person_id", "gender_source_value", "year_of_birth", "month_of_birth")
-        + ("person_source_value",),
-        optional=("day_of_birth", "gender_concept_id", "race_source_value", "care_site_id")
-        + ("location_id",),
+        ("person_id", "gender_concept_id", "year_of_birth"),
+        optional=("month_of_birth", "day_of_birth", "location_id")
+        + ("care_site_id", "person_source_value", "gender_source_value", "race_source_value"),
+        format="parquet",
+    ),
+    Layout(
+        "omop_death",
+        "OMOP CDM v5.4 death",
+        "person_id",
+        ("person_id", "death_date"),
+        format="parquet",
+    ),
+    Layout(
+        "omop_observation_period",
+        "OMOP CDM v5.4 observation_period",
+        "observation_period_id",
+        ("observation_period_id", "person_id", "observation_period_start_date")
+        + ("observation_period_end_date",),
+        format="parquet",
+    ),
+    Layout(
+        "omop_location",
+        "OMOP CDM v5.4 location (LSOA and postcode)",
+        "location_id",
+        ("location_id",),
+        optional=("zip", "county", "location_source_value"),
+        format="parquet",
+    ),
+    Layout(
+        "omop_care_site",
+        "OMOP CDM v5.4 care_site (ODS codes in care_site_source_value)",
+        "care_site_id",
+        ("care_site_id",),
+        optional=("care_site_source_value", "place_of_service_concept_id", "care_site_name"),
+        format="parquet",
+    ),
+    Layout(
+        "omop_provider",
+        "OMOP CDM v5.4 provider",
+        "provider_id",
+        ("provider_id",),
+        optional=("care_site_id",),
         format="parquet",
     ),
     Layout(
@@ -328,32 +370,52 @@ _LAYOUTS = (
         "OMOP CDM v5.4 visit_occurrence",
         "visit_occurrence_id",
         ("visit_occurrence_id", "person_id", "visit_concept_id", "visit_start_date")
-        + ("visit_end_date", "care_site_id", "visit_source_value"),
-        optional=("admitted_from_source_value", "discharged_to_source_value"),
+        + ("visit_end_date",),
+        optional=("care_site_id", "provider_id", "visit_source_value")
+        + ("admitted_from_concept_id", "admitted_from_source_value")
+        + ("discharged_to_source_value",),
+        format="parquet",
+    ),
+    Layout(
+        "omop_visit_detail",
+        "OMOP CDM v5.4 visit_detail (emergency department stays within a visit)",
+        "visit_detail_id",
+        ("visit_detail_id", "person_id", "visit_detail_concept_id", "visit_occurrence_id"),
+        optional=("visit_detail_start_date", "visit_detail_end_date"),
         format="parquet",
     ),
     Layout(
         "omop_condition_occurrence",
         "OMOP CDM v5.4 condition_occurrence",
         "condition_occurrence_id",
-        ("condition_occurrence_id", "person_id", "condition_start_date")
-        + ("visit_occurrence_id", "condition_source_value"),
-        optional=("condition_status_source_value", "condition_type_concept_id"),
+        ("condition_occurrence_id", "person_id", "condition_concept_id")
+        + ("condition_start_date",),
+        optional=("visit_occurrence_id", "condition_source_value", "condition_source_concept_id")
+        + ("condition_status_source_value", "condition_type_concept_id"),
         format="parquet",
     ),
     Layout(
         "omop_procedure_occurrence",
         "OMOP CDM v5.4 procedure_occurrence",
         "procedure_occurrence_id",
-        ("procedure_occurrence_id", "person_id", "procedure_date", "visit_occurrence_id")
-        + ("procedure_source_value",),
+        ("procedure_occurrence_id", "person_id", "procedure_date"),
+        optional=("visit_occurrence_id", "procedure_source_value"),
+        format="parquet",
+    ),
+    Layout(
+        "omop_concept",
+        "OMOP vocabulary concept table (SNOMED and ICD10 codes of concept ids)",
+        "concept_id",
+        ("concept_id", "vocabulary_id", "concept_code"),
+        optional=("concept_name", "domain_id", "standard_concept"),
         format="parquet",
     ),
     Layout(
         "omop_cost",
         "OMOP CDM v5.4 cost",
         "cost_id",
-        ("cost_id", "cost_event_id", "cost_domain_id", "total_cost"),
+        ("cost_id", "cost_event_id", "cost_domain_id"),
+        optional=("cost_type_concept_id", "total_cost"),
         format="parquet",
     ),
 )

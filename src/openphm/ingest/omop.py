@@ -1,81 +1,54 @@
-"""OMOP CDM v5.4 tables as staged canonical tables: pure Ibis, one function per layout.
+"""OMOP CDM v5.4 tables, one file at a time: each file's accepted rows as a typed part.
 
-The mappers take a file's accepted rows (text, every ``checks.csv`` line passed) and
-return partial staged tables, as ``canonical``'s do. What is read is in ``layouts``
-(``omop_*``); what is checked is in ``checks.csv``.
+An OMOP database is a set of tables that name each other by id: a visit names its
+person, care site and provider; a person names a location and a care site. So a file's
+mapper here only types and cleans its own rows into an intermediate table keyed by the
+layout's name (``omop_person``, ``omop_care_site``, ...); ``omop_join.assemble`` joins
+them, once every file is read, into the staged canonical tables. What is read is in
+``layouts`` (``omop_*``), what is checked in ``checks.csv``; both CSV and Parquet are
+read (the reader chooses by the source's ``format`` or the file's extension).
+
+Ids and concept ids
+    OMOP ids are integers, but CSV exports from pandas or R write them as floats
+    (``65363002.0``) and some with leading zeros: ``checks.csv`` accepts both, and
+    ``_integer`` reads each as its integer (``65363002.0`` -> 65363002, ``0042`` -> 42).
 
 One person key for a whole OMOP database
     OMOP tables name their person only by ``person_id``: a visit or condition row does
     not carry the person's NHS number. So every staged row made from OMOP carries the
     source ``'omop'`` (``OMOP_SOURCE``, not the configured source name) and the record
     key ``'person:<person_id>'``: all of one person's rows share one (source,
-    record_key), and link gives a person it cannot find by NHS number one pseudonym
-    of that key ('unlinked'), the same on every visit, diagnosis and GP record. A
-    workspace therefore holds one OMOP database (its person_ids are one namespace).
-    ``person_id`` and the visit ids are written as integers ('0042' is 42).
+    record_key). A workspace therefore holds one OMOP database (its person_ids are one
+    namespace). The identity row also carries ``upstream_id = 'omop:<person_id>'``, by
+    which link keys a person who has no NHS number.
 
-person -> staged_identity (one row per person)
+person
     ``person_source_value`` is the nhs_number when it is a valid NHS number (10 digits
     once spaces and hyphens are removed, Modulus 11 check digit, checked in the
-    engine); otherwise nhs_number is null and the person is known only within the
-    OMOP database. date_of_birth from year, month and day of birth (day 1 when the day
-    is missing; null when the month is, since a month is not invented); sex from
-    gender_source_value when it is '1' or '2', else gender_concept_id 8507 -> '1',
-    8532 -> '2', else null; ethnic_category from race_source_value when it is an NHS
-    ethnic category code (the synthetic ICS puts it there), else null; no postcode,
-    LSOA, practice or death (the OMOP death and location tables are not read);
-    record_date null. The person's visits and conditions carry no NHS number;
-    link takes it from this row (see the end of this docstring).
+    engine); otherwise nhs_number is null. date_of_birth from year, month and day of
+    birth (day 1 when the day is missing; null when the month is, since a month is not
+    invented); sex from gender_source_value when it is '1' or '2', else
+    gender_concept_id 8507 -> '1', 8532 -> '2', else null; ethnic_category from
+    race_source_value when it is an NHS ethnic category code, else null.
 
-visit_occurrence -> staged_encounter
-    encounter_id 'omop:<visit_occurrence_id>'; setting and is_emergency from
-    visit_concept_id (``VISIT_SETTINGS``): 9201 inpatient -> apc; 262 emergency room
-    and inpatient -> apc, emergency; 9202 outpatient -> op; 9203 emergency room -> ae,
-    emergency; 581477 office visit -> gp; 581476 home visit -> community; 581478
-    ambulance -> ambulance, emergency. Any other concept is quarantined by
-    ``checks.csv`` (``invalid_value``); its list must equal ``VISIT_SETTINGS``. OMOP
-    has no admission method, so admission_method is null and an inpatient visit is an
-    emergency only when it came through the emergency room (262). A visit concept says
-    where care happened, not which service gave it: the synthetic ICS (``synth.omop``)
-    writes community and mental health clinic contacts as 9202 (so op here) and
-    district nursing, community matron, crisis team and GP home visits as 581476 (so
-    community); it writes no visits for ambulance incidents or social care.
-    provider_code is care_site_id as text (care_site is not read); start and end are
-    the visit dates; discharge_destination is discharged_to_source_value for apc
-    visits when it is an NHS discharge destination code, else null; attended is true
-    (a visit is care that happened).
+death, location, care_site, provider, observation_period, visit_detail, concept
+    Typed and cleaned here, used by ``omop_join``: a location's LSOA is the first of
+    location_source_value and county that is an LSOA code (``E01``/``W01`` and six
+    digits) and its postcode is ``zip`` when it is a whole UK postcode; a care site's
+    code is care_site_source_value when it has the shape of an organisation code
+    (``ORGANISATION_SHAPES``: ODS codes of trusts, sites and GP practices, and the ONS
+    codes of councils), upper-cased.
 
-condition_occurrence -> staged_diagnosis, or staged_gp_event without a visit
-    A condition with a visit is a diagnosis on encounter 'omop:<visit_occurrence_id>',
-    positioned 1, 2, ... within its visit in condition_occurrence_id order;
-    code_system icd10 for an ICD-10 shaped condition_source_value (stored as
-    ``canonical.icd10`` spells it: 'I10X' -> 'I10'), snomed for a SNOMED CT id (digits).
-    A condition without a visit is GP history (the synthetic ICS writes GP diagnoses
-    so, dated at onset, 17% of its conditions): a SNOMED one becomes a gp_event on its
-    start date. ``checks.csv`` quarantines a condition without a source value or whose
-    source value is neither shape. Gap: a condition with no visit and an ICD-10 code
-    has no canonical home (gp_event takes SNOMED, CTV3 and Read only) and is not
-    staged; the checks cannot quarantine it, as a check sees one column.
-
-procedure_occurrence -> staged_procedure
+procedure_occurrence -> staged_procedure (needs no other table)
     On encounter 'omop:<visit_occurrence_id>', positioned by procedure_occurrence_id,
     dated procedure_date; opcs4 for an OPCS-4 shaped procedure_source_value (dot
     removed), else snomed. ``checks.csv`` quarantines procedures without a visit or a
     recognisable code.
 
-cost -> nothing yet
-    There is no canonical table for a price per visit; the costing work (issue 6) will
-    consume it. The rows are still read, checked and counted in ``dq_files``.
-
-Referential integrity is not checked here: a condition or procedure whose visit was
-quarantined (or never delivered) is staged, and link drops it with its missing
-encounter, as it does any diagnosis without an encounter.
-
-For link: a visit or condition row has no NHS number even when its person's
-identity row has one; link gives every staged record without one the NHS number
-of the identity row with the same (source, record_key) before it applies opt-outs
-(``link.stage._numbered``), so such a person's OMOP activity is linked by NHS
-number, and opted out by it.
+cost
+    Read, checked and counted in ``dq_files``; staged nowhere. Its total_cost per visit
+    (cost_domain_id 'Visit', cost_event_id a visit_occurrence_id) is a price the cost
+    stage's unit-cost path could take.
 """
 
 from __future__ import annotations
@@ -88,30 +61,29 @@ import ibis
 import ibis.expr.types as ir
 
 from openphm.ingest.checks import as_date, nhs_check_digit_ok, normalised_nhs
-from openphm.model import DISCHARGE_DESTINATIONS, ETHNIC_CATEGORIES
+from openphm.model import ETHNIC_CATEGORIES
 
 if TYPE_CHECKING:
     from openphm.ingest.canonical import Mapper
 
 OMOP_SOURCE = "omop"  # the staged source of every OMOP row: one person key per database
-
-#: visit_concept_id -> (setting, is_emergency). checks.csv lists the same concepts.
-VISIT_SETTINGS: Mapping[str, tuple[str, bool]] = MappingProxyType(
-    {
-        "9201": ("apc", False),  # Inpatient Visit
-        "262": ("apc", True),  # Emergency Room and Inpatient Visit
-        "9202": ("op", False),  # Outpatient Visit
-        "9203": ("ae", True),  # Emergency Room Visit
-        "581477": ("gp", False),  # Office Visit
-        "581476": ("community", False),  # Home Visit
-        "581478": ("ambulance", True),  # Ambulance Visit
-    }
-)
 GENDER_CONCEPTS: Mapping[str, str] = MappingProxyType({"8507": "1", "8532": "2"})
 
 SNOMED_SHAPE = r"^[1-9][0-9]{5,17}$"  # an SCTID: 6 to 18 digits
 ICD10_SHAPE = r"^[A-Z][0-9]{2}(\.?[0-9A-Z]{1,2})?[X\-]?$"  # as checks' icd10
 OPCS4_SHAPE = r"^[A-HJ-Z][0-9]{2}\.?[0-9]?$"  # as checks' opcs4
+LSOA_SHAPE = r"^[EW]01[0-9]{6}$"  # an LSOA (2011 or 2021) in England or Wales
+POSTCODE_SHAPE = r"^[A-Z]{1,2}[0-9][0-9A-Z]? ?[0-9][A-Z]{2}$"  # a whole UK postcode
+#: Codes an organisation is known by elsewhere in openphm: an ODS code of an NHS trust
+#: (3 characters) or one of its sites or an independent provider (5), a GP practice
+#: (a letter and five digits), or the ONS code of a council (E06999001).
+ORGANISATION_SHAPES = (
+    r"^[A-Z0-9]{3}$",
+    r"^[A-Z0-9]{5}$",
+    r"^[A-Z][0-9]{5}$",
+    r"^[EWSN][0-9]{8}$",
+)
+PRACTICE_SHAPE = r"^[A-Z][0-9]{5}$"  # an ODS GP practice code
 _NHS_SHAPE = r"^[0-9]{10}$"
 
 
@@ -119,22 +91,32 @@ def _text(value: str) -> ir.StringValue:
     return ibis.literal(value, type="string")
 
 
-def _integer(value: ir.StringValue) -> ir.StringValue:
-    """An id as one spelling of its integer ('0042' -> '42'); checks.csv ensures digits."""
-    return value.cast("int64").cast("string")
+def _integer(value: ir.StringValue) -> ir.IntegerValue:
+    """An id or concept id as its integer: '65363002.0' -> 65363002, '0042' -> 42.
+
+    ``checks.csv`` lets only whole numbers through; a null stays null.
+    """
+    # Most ids are plain digits: only the rest pay for the regular expression.
+    return ibis.coalesce(value.try_cast("int64"), value.re_replace(r"\.0*$", "").try_cast("int64"))
 
 
-def _person(t: ir.Table) -> dict[str, ir.Value]:
-    """The columns that tie a staged row to its OMOP person."""
-    return {
-        "nhs_number": ibis.null("string"),
-        "source": _text(OMOP_SOURCE),
-        "record_key": _text("person:") + _integer(t.person_id),
-    }
+def _id_text(value: ir.StringValue) -> ir.StringValue:
+    """One spelling of an id: '0042' and '42.0' are both '42'."""
+    return _integer(value).cast("string")
 
 
-def _encounter_id(visit: ir.StringValue) -> ir.StringValue:
-    return _text("omop:") + _integer(visit)
+def person_key(person_id: ir.IntegerValue) -> ir.StringValue:
+    return _text("person:") + person_id.cast("string")
+
+
+def encounter_id(visit_id: ir.IntegerValue) -> ir.StringValue:
+    return _text("omop:") + visit_id.cast("string")
+
+
+def _optional(t: ir.Table, column: str) -> ir.StringValue:
+    """An optional layout column (the reader gives every layout column; a guard for
+    tables built by hand)."""
+    return t[column] if column in t.columns else ibis.null("string")
 
 
 def valid_nhs(value: ir.StringValue) -> ir.BooleanValue:
@@ -144,6 +126,14 @@ def valid_nhs(value: ir.StringValue) -> ir.BooleanValue:
     # The check digit arithmetic casts each character: give it digits on every row.
     digits = ibis.cases((shaped, number), else_=_text("0000000000"))
     return (shaped & nhs_check_digit_ok(digits)).fill_null(False)
+
+
+def organisation_code(value: ir.StringValue) -> ir.StringValue:
+    """The value upper-cased when it has the shape of an organisation code, else null."""
+    code = value.strip().upper()
+    shaped = ibis.or_(*[code.re_search(s) for s in ORGANISATION_SHAPES])
+    has_letter = code.re_search(r"[A-Z]")  # '12345' is a local number, not an ODS code
+    return ibis.cases((shaped & has_letter, code), else_=ibis.null("string"))
 
 
 def _by_code(
@@ -160,83 +150,136 @@ def _by_code(
 def omop_person(t: ir.Table, source: str) -> dict[str, ir.Table]:
     number = normalised_nhs(t.person_source_value)
     born = (
-        t.year_of_birth.lpad(4, "0")
+        t.year_of_birth.re_replace(r"\.0*$", "").lpad(4, "0")
         + _text("-")
-        + t.month_of_birth.lpad(2, "0")
+        + t.month_of_birth.re_replace(r"\.0*$", "").lpad(2, "0")
         + _text("-")
-        + t.day_of_birth.fill_null("1").lpad(2, "0")
+        + _optional(t, "day_of_birth").fill_null("1").re_replace(r"\.0*$", "").lpad(2, "0")
     )
+    concept = _id_text(_optional(t, "gender_concept_id"))
     concept_sex = ibis.cases(
-        *[(t.gender_concept_id == c, _text(s)) for c, s in GENDER_CONCEPTS.items()],
+        *[(concept == c, _text(s)) for c, s in GENDER_CONCEPTS.items()],
         else_=ibis.null("string"),
     )
     stated = t.gender_source_value
     sex = ibis.cases((stated.isin(["1", "2"]), stated), else_=ibis.null("string"))
-    fields = _person(t)
-    fields["nhs_number"] = ibis.cases(
-        (valid_nhs(t.person_source_value), number), else_=ibis.null("string")
-    )
-    identity = t.select(
-        **fields,
+    race = _optional(t, "race_source_value")
+    person = t.select(
+        person_id=_integer(t.person_id),
+        nhs_number=ibis.cases(
+            (valid_nhs(t.person_source_value), number), else_=ibis.null("string")
+        ),
         date_of_birth=as_date(born),
         sex=ibis.coalesce(sex, concept_sex),
         ethnic_category=ibis.cases(
-            (t.race_source_value.isin(list(ETHNIC_CATEGORIES)), t.race_source_value),
-            else_=ibis.null("string"),
+            (race.isin(list(ETHNIC_CATEGORIES)), race), else_=ibis.null("string")
         ),
-        record_date=ibis.null("date"),
+        location_id=_integer(_optional(t, "location_id")),
+        care_site_id=_integer(_optional(t, "care_site_id")),
     )
-    return {"staged_identity": identity}
+    return {"omop_person": person}
+
+
+def omop_death(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    return {
+        "omop_death": t.select(person_id=_integer(t.person_id), date_of_death=as_date(t.death_date))
+    }
+
+
+def omop_observation_period(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    period = t.select(
+        person_id=_integer(t.person_id),
+        start_date=as_date(t.observation_period_start_date),
+        end_date=as_date(t.observation_period_end_date),
+    )
+    return {"omop_observation_period": period}
+
+
+def omop_location(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    candidates = [_optional(t, c).strip().upper() for c in ("location_source_value", "county")]
+    lsoa = ibis.coalesce(
+        *[ibis.cases((c.re_search(LSOA_SHAPE), c), else_=ibis.null("string")) for c in candidates]
+    )
+    zip_code = _optional(t, "zip").strip().upper()
+    location = t.select(
+        location_id=_integer(t.location_id),
+        lsoa_code=lsoa,
+        postcode=ibis.cases(
+            (zip_code.re_search(POSTCODE_SHAPE), zip_code), else_=ibis.null("string")
+        ),
+    )
+    return {"omop_location": location}
+
+
+def omop_care_site(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    site = t.select(
+        care_site_id=_integer(t.care_site_id),
+        code=organisation_code(_optional(t, "care_site_source_value")),
+        place_of_service=_integer(_optional(t, "place_of_service_concept_id")),
+    )
+    return {"omop_care_site": site}
+
+
+def omop_provider(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    provider = t.select(
+        provider_id=_integer(t.provider_id), care_site_id=_integer(_optional(t, "care_site_id"))
+    )
+    return {"omop_provider": provider}
 
 
 def omop_visit_occurrence(t: ir.Table, source: str) -> dict[str, ir.Table]:
-    concept = t.visit_concept_id
-    setting = ibis.cases(*[(concept == c, _text(s)) for c, (s, _) in VISIT_SETTINGS.items()])
-    destination = t.discharged_to_source_value
-    encounter = t.select(
-        encounter_id=_encounter_id(t.visit_occurrence_id),
-        **_person(t),
-        setting=setting,
-        provider_code=t.care_site_id,
+    visit = t.select(
+        visit_id=_integer(t.visit_occurrence_id),
+        person_id=_integer(t.person_id),
+        concept=_integer(t.visit_concept_id),
         start_date=as_date(t.visit_start_date),
         end_date=as_date(t.visit_end_date),
-        admission_method=ibis.null("string"),
-        is_emergency=concept.isin([c for c, (_, e) in VISIT_SETTINGS.items() if e]),
-        discharge_destination=ibis.cases(
-            ((setting == "apc") & destination.isin(list(DISCHARGE_DESTINATIONS)), destination),
-            else_=ibis.null("string"),
-        ),
-        attended=ibis.literal(True),
+        care_site_id=_integer(_optional(t, "care_site_id")),
+        provider_id=_integer(_optional(t, "provider_id")),
+        admitted_from=_integer(_optional(t, "admitted_from_concept_id")),
+        admitted_from_value=_optional(t, "admitted_from_source_value").strip(),
+        discharged_to_value=_optional(t, "discharged_to_source_value"),
     )
-    return {"staged_encounter": encounter}
+    return {"omop_visit_occurrence": visit}
+
+
+def omop_visit_detail(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    detail = t.select(
+        visit_id=_integer(t.visit_occurrence_id), concept=_integer(t.visit_detail_concept_id)
+    )
+    return {"omop_visit_detail": detail}
+
+
+def omop_condition_occurrence(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    condition = t.select(
+        condition_id=_integer(t.condition_occurrence_id),
+        person_id=_integer(t.person_id),
+        visit_id=_integer(t.visit_occurrence_id),
+        start_date=as_date(t.condition_start_date),
+        concept=_integer(_optional(t, "condition_concept_id")),
+        source_concept=_integer(_optional(t, "condition_source_concept_id")),
+        source_value=t.condition_source_value.strip().upper(),
+    )
+    return {"omop_condition_occurrence": condition}
+
+
+def omop_concept(t: ir.Table, source: str) -> dict[str, ir.Table]:
+    """Only the vocabularies a code is taken from: SNOMED CT and ICD-10."""
+    rows = t.filter(t.vocabulary_id.isin(["SNOMED", "ICD10"]))
+    concept = rows.select(
+        concept_id=_integer(rows.concept_id),
+        vocabulary_id=rows.vocabulary_id,
+        concept_code=rows.concept_code.strip().upper(),
+    )
+    return {"omop_concept": concept}
 
 
 def _positioned(t: ir.Table, key: str) -> ir.Table:
     """Rows with a visit, numbered 1, 2, ... within it in ``key`` (an integer id) order."""
     rows = t.filter(t.visit_occurrence_id.notnull())
-    rows = rows.mutate(encounter_id=_encounter_id(rows.visit_occurrence_id))
-    order = ibis.row_number().over(group_by=rows.encounter_id, order_by=rows[key].cast("int64"))
+    rows = rows.mutate(encounter_id=encounter_id(_integer(rows.visit_occurrence_id)))
+    order = ibis.row_number().over(group_by=rows.encounter_id, order_by=_integer(rows[key]))
     return rows.mutate(position=(order + 1).cast("int16"))
-
-
-def omop_condition_occurrence(t: ir.Table, source: str) -> dict[str, ir.Table]:
-    from openphm.ingest.canonical import icd10
-
-    shapes = [("icd10", ICD10_SHAPE), ("snomed", SNOMED_SHAPE)]
-    spell = {"icd10": icd10, "snomed": lambda c: c}
-    on_visit = _positioned(t, "condition_occurrence_id")
-    system, code = _by_code(on_visit.condition_source_value, shapes, spell)
-    diagnosis = on_visit.select("encounter_id", "position", code_system=system, code=code)
-    history = t.filter(
-        t.visit_occurrence_id.isnull() & t.condition_source_value.re_search(SNOMED_SHAPE)
-    )
-    gp_event = history.select(
-        **_person(history),
-        event_date=as_date(history.condition_start_date),
-        code_system=_text("snomed"),
-        code=history.condition_source_value,
-    )
-    return {"staged_diagnosis": diagnosis, "staged_gp_event": gp_event}
 
 
 def omop_procedure_occurrence(t: ir.Table, source: str) -> dict[str, ir.Table]:
@@ -257,14 +300,21 @@ def omop_procedure_occurrence(t: ir.Table, source: str) -> dict[str, ir.Table]:
 
 
 def omop_cost(t: ir.Table, source: str) -> dict[str, ir.Table]:
-    """Read, checked and counted; staged nowhere until costing (issue 6) consumes it."""
+    """Read, checked and counted; staged nowhere (see the module docstring)."""
     return {}
 
 
 OMOP_MAPPERS: dict[str, Mapper] = {
     "omop_person": omop_person,
+    "omop_death": omop_death,
+    "omop_observation_period": omop_observation_period,
+    "omop_location": omop_location,
+    "omop_care_site": omop_care_site,
+    "omop_provider": omop_provider,
     "omop_visit_occurrence": omop_visit_occurrence,
+    "omop_visit_detail": omop_visit_detail,
     "omop_condition_occurrence": omop_condition_occurrence,
     "omop_procedure_occurrence": omop_procedure_occurrence,
+    "omop_concept": omop_concept,
     "omop_cost": omop_cost,
 }

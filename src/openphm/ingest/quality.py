@@ -37,6 +37,7 @@ ACTIVITY_DATE = {
     "social_care_services": "START_DATE",
     "costing_feed": "ACTIVITY_DATE",
     "omop_visit_occurrence": "visit_start_date",
+    "omop_visit_detail": "visit_detail_start_date",
     "omop_condition_occurrence": "condition_start_date",
     "omop_procedure_occurrence": "procedure_date",
 }

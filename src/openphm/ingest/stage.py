@@ -24,7 +24,7 @@ import pandas as pd
 
 from openphm import engine
 from openphm.config import Source
-from openphm.ingest import long_codes, quality, staged
+from openphm.ingest import long_codes, omop_join, quality, staged
 from openphm.ingest.canonical import MAPPERS
 from openphm.ingest.checks import Window, label, split
 from openphm.ingest.layouts import LAYOUTS
@@ -63,9 +63,18 @@ def _read(path: Path, source: Source, out: Path) -> ReadResult:
             f"source file {path} (layout {source.layout}) does not exist; "
             "check [sources] in openphm.toml"
         )
-    if layout.format == "parquet":
+    if (source.format or _format_of(path, layout.format)) == "parquet":
         return read_parquet(path, layout, out, source.columns)
     return read_csv(path, layout, out, source.encoding, source.columns)
+
+
+def _format_of(path: Path, fallback: str) -> str:
+    """A file's format from its extension; the layout's when the extension says nothing."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return "parquet"
+    if path.suffix.lower() in (".csv", ".txt", ".tsv", ".psv"):
+        return "csv"
+    return fallback
 
 
 def _rejects(result: ReadResult, name: str, shown_path: str) -> pd.DataFrame:
@@ -162,6 +171,13 @@ def build(inp: StageInput) -> StageOutput:
                 parts[table_name].append(part)
             dq["dq_completeness"].append(counted.completeness)
             dq["dq_timeliness"].append(counted.timeliness)
+
+        # An OMOP database's tables name each other by id: joined once every file is read.
+        def keep(name: str, table: ir.Table) -> ir.Table:
+            scratch_names.append(name)
+            return engine.snapshot_table(con, name, table)
+
+        notes = omop_join.note_texts(omop_join.assemble(parts, keep))
     except BaseException:
         reading.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -176,7 +192,7 @@ def build(inp: StageInput) -> StageOutput:
     )
     restricted = {name: _union(parts[name], schema) for name, schema in staged.SCHEMAS.items()}
     restricted["quarantine"] = quarantine
-    notes = long_codes.place(restricted, {s.layout for s in sources.values()})
+    notes += long_codes.place(restricted, {s.layout for s in sources.values()})
     tables = {}
     for name in DIRECT:
         tables[name] = _union(parts[name], table_spec(name).schema())
