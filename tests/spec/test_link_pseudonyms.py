@@ -38,7 +38,15 @@ T1 = "TESTWn4Rt4ww00zIOJ8rYBMf5fgC4tvI"
 T2 = "TESTa9Qm2Lxk77pRZd0sNyVc3HjUe1oB"
 
 
-def _config(tmp_path, declared: bool = True) -> Config:
+SOURCES = {
+    "apc": {"path": "apc.csv", "layout": "hes_apc", "identifier": "pseudonym"},
+    "op": {"path": "op.csv", "layout": "hes_op", "identifier": "pseudonym"},
+    "gp": {"path": "gp.csv", "layout": "gp_patients"},
+    "amb": {"path": "amb.csv", "layout": "ambulance_incidents"},
+}
+
+
+def _config(tmp_path, declared: bool = True, sources=None) -> Config:
     key_file = tmp_path / "pseudonym.key"
     key_file.write_bytes(KEY)
     return Config.model_validate(
@@ -52,17 +60,12 @@ def _config(tmp_path, declared: bool = True) -> Config:
                 "opt_outs_applied_upstream": declared,
             },
             "pseudonymisation": {"key_file": str(key_file)},
-            "sources": {
-                "apc": {"path": "apc.csv", "layout": "hes_apc", "identifier": "pseudonym"},
-                "op": {"path": "op.csv", "layout": "hes_op", "identifier": "pseudonym"},
-                "gp": {"path": "gp.csv", "layout": "gp_patients"},
-                "amb": {"path": "amb.csv", "layout": "ambulance_incidents"},
-            },
+            "sources": SOURCES if sources is None else sources,
         }
     )
 
 
-def _link(con, tmp_path, encounter: str, identity: str, declared: bool = True):
+def _link(con, tmp_path, encounter: str, identity: str, declared: bool = True, sources=None):
     tables = {
         name: staged.empty(schema)
         for name, schema in staged.SCHEMAS.items()
@@ -71,7 +74,7 @@ def _link(con, tmp_path, encounter: str, identity: str, declared: bool = True):
     tables["staged_encounter"] = load(con, "staged_encounter", encounter, ENCOUNTER)
     tables["staged_identity"] = load(con, "staged_identity", identity, IDENTITY)
     keys = _keys(tables["staged_encounter"], tables["staged_identity"])
-    return build(StageInput(tables, _config(tmp_path, declared))), keys
+    return build(StageInput(tables, _config(tmp_path, declared, sources))), keys
 
 
 def _keys(encounter, identity) -> list[str]:
@@ -296,3 +299,35 @@ def test_a_record_with_neither_key_takes_the_upstream_id_of_its_identity_row(con
         hes:4        | hes    | h4         |            | TOKEN-4
         """,
     )
+
+
+def test_upstream_ids_from_a_source_not_declared_pseudonymised_are_linked_and_noted(con, tmp_path):
+    """An OMOP person with no NHS number is keyed by 'omop:<person_id>' (its mapper sets
+    it); the run goes on, and says that opt-outs could not be applied to such people."""
+    out, keys = _link(
+        con,
+        tmp_path,
+        """
+        encounter_id | source | record_key | upstream_id
+        omop:v1      | omop   | person:1   |
+        """,
+        """
+        source | record_key | upstream_id | date_of_birth | sex
+        omop   | person:1   | omop:1      | 1944-02-29    | 1
+        """,
+        declared=False,
+        sources={"omop": {"path": "person.csv", "layout": "omop_person"}},
+    )
+    assert_spec(
+        _named(out.tables["encounter"], keys),
+        """
+        encounter_id | person          | link_method
+        omop:v1      | upstream:omop:1 | upstream_pseudonym
+        """,
+    )
+    assert out.notes == [
+        "Sources omop hold people known only by an upstream id (no NHS number): opt-outs, "
+        "applied by NHS number, could not be applied to them. If the supplier applied them, "
+        "declare opt_outs_applied_upstream = true under [governance]."
+    ]
+    assert out.counts["link"]["pseudonymised_sources"] == []

@@ -250,16 +250,26 @@ def build(inp: StageInput) -> StageOutput:
         joined = t.join(encounter_people, t.encounter_id == encounter_people._enc)
         out[name] = joined.mutate(person_id=joined._person).select(*table_spec(name).names)
     out["person"] = _person(_best_identity(identity), key_map)
+    keyed_upstream = _upstream_sources({**tables, "staged_identity": identity_all})
+    undeclared = sorted(set(keyed_upstream) - set(by_pseudonym))
+    declared = cfg.governance.opt_outs_applied_upstream
+    pseudonymised = sorted({*by_pseudonym, *keyed_upstream}) if declared else by_pseudonym
     notes = []
-    if by_pseudonym:
+    if pseudonymised:
         notes.append(
-            f"Opt-outs were applied upstream for sources {', '.join(by_pseudonym)}, as declared "
+            f"Opt-outs were applied upstream for sources {', '.join(pseudonymised)}, as declared "
             "in openphm.toml ([governance] opt_outs_applied_upstream = true): their records "
             "carry no NHS number to apply them by here."
         )
+    if undeclared and not declared:
+        notes.append(
+            f"Sources {', '.join(undeclared)} hold people known only by an upstream id (no NHS "
+            "number): opt-outs, applied by NHS number, could not be applied to them. If the "
+            "supplier applied them, declare opt_outs_applied_upstream = true under [governance]."
+        )
     counts.update(
-        opt_outs_applied_upstream=cfg.governance.opt_outs_applied_upstream,
-        pseudonymised_sources=by_pseudonym,
+        opt_outs_applied_upstream=declared,
+        pseudonymised_sources=pseudonymised,
         upstream_pseudonym_people=_upstream_people(key_map),
         opted_out_national=len(national_numbers),
         opted_out_type_1=type_1.count().to_pyarrow().as_py(),
@@ -278,6 +288,17 @@ def build(inp: StageInput) -> StageOutput:
         counts={"link": counts, "model": dict(getattr(result, "parameters", None) or {})},
         notes=notes,
     )
+
+
+def _upstream_sources(tables: dict[str, ir.Table]) -> list[str]:
+    """Sources with records keyed only by an upstream id (OMOP person ids, for one)."""
+    parts = [
+        t.filter(t.nhs_number.isnull() & t.upstream_id.notnull()).select("source")
+        for name, t in tables.items()
+        if name.removeprefix(staged.PREFIX) in (*staged.LINKED, "identity")
+    ]
+    found = ibis.union(*parts, distinct=True)
+    return sorted(found.source.to_pyarrow().to_pylist())
 
 
 def _upstream_people(key_map: ir.Table) -> int:
