@@ -26,7 +26,7 @@ import pytest
 from openphm.config import Config
 from openphm.ingest import staged
 from openphm.link import pseudonym
-from openphm.link.stage import _identity_numbers, _numbered, build
+from openphm.link.stage import _identity_numbers, _no_tokens, _numbered, build
 from openphm.runner import StageError, StageInput
 from tests.spec.harness import assert_spec, load
 
@@ -331,3 +331,23 @@ def test_upstream_ids_from_a_source_not_declared_pseudonymised_are_linked_and_no
         "declare opt_outs_applied_upstream = true under [governance]."
     ]
     assert out.counts["link"]["pseudonymised_sources"] == []
+
+
+def test_clerical_review_names_token_only_candidates_by_person_id():
+    """The clerical review file is restricted, but no upstream token leaves link either:
+    a near miss against a person known only by a token names them by person_id."""
+    clerical = pd.DataFrame(
+        {
+            "record_key": ["amb\x1fb1", "amb\x1fb2"],
+            "person_key": ["9990000018", pseudonym.UPSTREAM + T1],
+            "match_probability": [0.6, 0.7],
+            "match_weight": [1.0, 2.0],
+            "reason": ["near_threshold", "near_threshold"],
+        }
+    )
+    scrubbed = _no_tokens(clerical, KEY)
+    assert scrubbed.person_key.tolist() == [
+        "9990000018",
+        "person_id:" + pseudonym.of_upstream(KEY, [T1])[0],
+    ]
+    assert clerical.person_key.tolist()[1] == pseudonym.UPSTREAM + T1  # the input is untouched
