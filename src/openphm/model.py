@@ -219,6 +219,7 @@ ACTIVITY_TYPES: Mapping[str, str] = _frozen(
 LINK_METHODS: Mapping[str, str] = _frozen(
     {
         "nhs_number": "HMAC of a valid NHS number",
+        "upstream_pseudonym": "HMAC of the pseudonym a pseudonymised source keys people by",
         "probabilistic": "Splink match on date of birth, sex and postcode",
         "unlinked": "No person found: a pseudonym of the record itself, in no person row",
     }

@@ -120,8 +120,13 @@ def all_checks() -> tuple[Check, ...]:
     return checks
 
 
-def checks_for(layout: Layout) -> list[tuple[str, Check]]:
-    """(column, check) pairs for a layout, with column patterns expanded, in file order."""
+def checks_for(layout: Layout, identifier: str = "nhs_number") -> list[tuple[str, Check]]:
+    """(column, check) pairs for a layout, with column patterns expanded, in file order.
+
+    With ``identifier="pseudonym"`` the layout's person column holds an upstream
+    pseudonym, not an NHS number: its NHS-number check and the checks against the GP
+    register (joined by NHS number) do not apply.
+    """
     out = []
     for c in all_checks():
         if c.layout != layout.name:
@@ -130,7 +135,13 @@ def checks_for(layout: Layout) -> list[tuple[str, Check]]:
         if not columns:
             raise ChecksError(f"checks.csv: layout {layout.name!r} has no column {c.column!r}")
         out.extend((column, c) for column in columns)
+    if identifier == "pseudonym":
+        out = [(col, c) for col, c in out if not _keyed_by_nhs_number(layout, col, c)]
     return out
+
+
+def _keyed_by_nhs_number(layout: Layout, column: str, c: Check) -> bool:
+    return (c.check == "nhs_number" and column == layout.nhs_column) or c.argument == "register"
 
 
 def normalised_nhs(value: ir.StringValue) -> ir.StringValue:
@@ -333,15 +344,22 @@ def _repeats(t: ir.Table, layout: Layout) -> ir.Table:
     )
 
 
-def label(staged: ir.Table, layout: Layout, window: Window) -> ir.Table:
+def label(
+    staged: ir.Table, layout: Layout, window: Window, identifier: str = "nhs_number"
+) -> ir.Table:
     """Every staged row with ``_failed``: the index of the first check it fails in
     ``labels(layout)``, or -1. Materialise it once; ``split`` it into accepted and
-    quarantined rows."""
+    quarantined rows. Checks that do not apply to the source's ``identifier`` never
+    fail (they keep their index, so ``split`` needs no identifier)."""
     pairs = _with_windows(checks_for(layout))
-    lookups = _Lookups.of(staged, pairs, window)
-    needs_register = any(c.argument == "register" for _, c in pairs)
+    applied = _with_windows(checks_for(layout, identifier))
+    lookups = _Lookups.of(staged, applied, window)
+    needs_register = any(c.argument == "register" for _, c in applied)
     t = _with_register(staged, layout, window) if needs_register else staged
-    fails = [_fails(t, col, c, lookups).fill_null(False) for col, c in pairs]
+    fails = [
+        _fails(t, col, c, lookups).fill_null(False) if (col, c) in applied else ibis.literal(False)
+        for col, c in pairs
+    ]
     repeats = _repeats(staged, layout)
     t = t.left_join(repeats, t[LINE] == repeats._repeat_line)
     first_copy, key_rank = t._first_copy.fill_null(True), t._key_rank.fill_null(0)

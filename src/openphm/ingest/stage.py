@@ -7,6 +7,13 @@ staged canonical tables (``canonical``), and count. Bad rows go to the
 restricted ``quarantine/ingest/quarantine.parquet`` with their source, file,
 line, column, value and reason. The staged tables hold raw NHS numbers and
 demographics: the link stage consumes them.
+
+A source with ``identifier = "pseudonym"`` keys its people by an upstream
+pseudonym (HES's PSEUDO_HESID, a DSCRO or UDAL pseudonym) in the layout's NHS
+number column: its NHS-number checks do not apply, and its staged rows carry the
+token as ``upstream_id`` with no NHS number, for link to re-key. Opt-outs are
+applied by NHS number, so such a source is read only when the workspace declares
+that the supplier applied them (``[governance] opt_outs_applied_upstream``).
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ from openphm.runner import STAGING_PREFIX, Stage, StageError, StageInput, StageO
 # Canonical tables ingest writes directly: they hold nobody's identity.
 DIRECT = ("ledger", "overhead_basis", "organisation", "lsoa", "area")
 REGISTER_LAYOUTS = ("gp_patients",)
+PSEUDONYM = "pseudonym"
+# Staged tables whose rows name a person: a pseudonymised source's go to upstream_id.
+PERSON_KEYED = tuple(staged.PREFIX + n for n in (*staged.LINKED, "identity"))
 READERS = 2  # files read at once
 QUARANTINE = {
     "source": "string",
@@ -92,6 +102,52 @@ def _rejects(result: ReadResult, name: str, shown_path: str) -> pd.DataFrame:
     )
 
 
+def pseudonymised(sources: dict[str, Source]) -> list[str]:
+    """The sources whose person column holds an upstream pseudonym, by name."""
+    return sorted(name for name, s in sources.items() if s.identifier == PSEUDONYM)
+
+
+def _refuse_undeclared(inp: StageInput, toml: Path) -> None:
+    """A pseudonymised source cannot have the national data opt-out applied here: it is
+    read only when the workspace declares that it was applied upstream."""
+    names = pseudonymised(inp.config.sources)
+    opt_outs = [n for n in names if inp.config.sources[n].layout == "opt_outs"]
+    if opt_outs:
+        raise StageError(
+            f"source(s) {', '.join(opt_outs)}: an opt-outs file lists NHS numbers; "
+            f'remove identifier = "pseudonym" from it in {toml}'
+        )
+    if names and not inp.config.governance.opt_outs_applied_upstream:
+        raise StageError(
+            f'source(s) {", ".join(names)} have identifier = "pseudonym": their records carry '
+            "no NHS number, so the national data opt-out (and type 1 opt-outs) cannot be "
+            "applied to them here. Read them only if the supplier applied the opt-outs before "
+            "pseudonymising, and declare it with opt_outs_applied_upstream = true under "
+            f"[governance] in {toml}"
+        )
+
+
+def _escaped(value: ir.StringValue) -> ir.StringValue:
+    """A token the mappers' NHS-number normalising (spaces and hyphens removed) leaves
+    intact, so tokens that differ only there stay different; ``_unescaped`` undoes it."""
+    return value.replace("%", "%25").replace(" ", "%20").replace("-", "%2D")
+
+
+def _unescaped(value: ir.StringValue) -> ir.StringValue:
+    return value.replace("%2D", "-").replace("%20", " ").replace("%25", "%")
+
+
+def _upstream(part: ir.Table, escaped: bool) -> ir.Table:
+    """A pseudonymised source's mapped rows: the token as ``upstream_id``, no NHS number."""
+    if "nhs_number" not in part.columns:
+        token = ibis.null("string")
+    else:
+        token = _unescaped(part.nhs_number) if escaped else part.nhs_number
+    if "upstream_id" in part.columns:  # set by the mapper itself (OMOP's person ids)
+        token = part.upstream_id.fill_null(token)
+    return part.mutate(upstream_id=token, nhs_number=ibis.null("string"))
+
+
 def _ordered(sources: dict[str, Source]) -> list[tuple[str, Source]]:
     first = [(n, s) for n, s in sources.items() if s.layout in REGISTER_LAYOUTS]
     return first + [(n, s) for n, s in sources.items() if s.layout not in REGISTER_LAYOUTS]
@@ -114,6 +170,7 @@ def build(inp: StageInput) -> StageOutput:
             "no sources configured: add [sources.NAME] entries (path and layout) to "
             f"{ws.root / 'openphm.toml'}"
         )
+    _refuse_undeclared(inp, ws.root / "openphm.toml")
     options = inp.config.stages.ingest
     window = Window(options.earliest_date, options.extract_date or date.today())
     scratch = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=ws.root))
@@ -140,7 +197,9 @@ def build(inp: StageInput) -> StageOutput:
             staged_rows = con.read_parquet(str(result.path))
             # The checks run once; accepted and quarantined rows are filters of the result.
             checked = engine.scratch_table(
-                con, f"_ingest_checked_{i}", label(staged_rows, layout, window)
+                con,
+                f"_ingest_checked_{i}",
+                label(staged_rows, layout, window, identifier=source.identifier),
             )
             scratch_names.append(f"_ingest_checked_{i}")
             accepted, bad = split(checked, layout)
@@ -162,12 +221,19 @@ def build(inp: StageInput) -> StageOutput:
             quarantine_tables.append(
                 bad.mutate(source=ibis.literal(name), file=ibis.literal(shown))
             )
-            if layout.name in REGISTER_LAYOUTS:
+            if layout.name in REGISTER_LAYOUTS and source.identifier != PSEUDONYM:
                 # Every later file is checked against it: computed once.
                 register = engine.scratch_table(con, "_ingest_register", _register(accepted))
                 scratch_names.append("_ingest_register")
                 window = Window(window.earliest, window.latest, register)
+            by_pseudonym = source.identifier == PSEUDONYM and layout.nhs_column is not None
+            if by_pseudonym:
+                accepted = accepted.mutate(
+                    **{layout.nhs_column: _escaped(accepted[layout.nhs_column])}
+                )
             for table_name, part in MAPPERS[layout.name](accepted, name).items():
+                if source.identifier == PSEUDONYM and table_name in PERSON_KEYED:
+                    part = _upstream(part, escaped=by_pseudonym)
                 parts[table_name].append(part)
             dq["dq_completeness"].append(counted.completeness)
             dq["dq_timeliness"].append(counted.timeliness)

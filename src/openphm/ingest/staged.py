@@ -2,7 +2,9 @@
 
 Between ingest and link a record does not yet have a person_id. Each staged
 table is its canonical table with ``person_id`` replaced by the raw
-``nhs_number`` (normalised to 10 digits; null where missing) and the record's
+``nhs_number`` (normalised to 10 digits; null where missing), the
+``upstream_id`` (the pseudonym a pseudonymised source keys its people by, e.g.
+HES's PSEUDO_HESID, as delivered; null for other sources) and the record's
 ``source`` and ``record_key``, by which link finds the record's demographics in
 ``staged_identity`` for probabilistic linkage. Tables whose rows belong to an
 encounter (episode, diagnosis, procedure) carry no person at all: link gives
@@ -21,7 +23,12 @@ import ibis.expr.types as ir
 from openphm.model import table_spec
 
 PREFIX = "staged_"
-_PERSON_LINK = {"nhs_number": "string", "source": "string", "record_key": "string"}
+_PERSON_LINK = {
+    "nhs_number": "string",
+    "upstream_id": "string",
+    "source": "string",
+    "record_key": "string",
+}
 # Canonical tables whose rows link to a person through their own NHS number.
 LINKED = ("encounter", "registration", "gp_event", "activity")
 # ... and those that reach a person through their encounter.
@@ -34,6 +41,7 @@ IDENTITY = ibis.schema(
         "source": "string",
         "record_key": "string",
         "nhs_number": "string",
+        "upstream_id": "string",
         "date_of_birth": "date",
         "sex": "string",
         "postcode": "string",
