@@ -47,7 +47,7 @@ OP = [  # ATTENDKEY, NEWNHSNO, DOB, APPTDATE; the second token padded with space
 
 
 def _write(path: Path, layout: str, rows: list[dict[str, str]]) -> None:
-    columns = LAYOUTS[layout].columns
+    columns = LAYOUTS[layout].all_columns
     with path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, restval="")
         writer.writeheader()
