@@ -26,9 +26,15 @@ from openphm import engine
 from openphm.config import Source
 from openphm.ingest import quality, staged
 from openphm.ingest.canonical import MAPPERS
-from openphm.ingest.checks import Window, label, split
-from openphm.ingest.layouts import LAYOUTS
-from openphm.ingest.reader import IngestError, ReadResult, read_csv, read_parquet
+from openphm.ingest.checks import Window, checks_for, label, split
+from openphm.ingest.layouts import LAYOUTS, Layout
+from openphm.ingest.reader import (
+    IngestError,
+    ReadResult,
+    Values,
+    read_csv,
+    read_parquet,
+)
 from openphm.model import table_spec
 from openphm.runner import Stage, StageError, StageInput, StageOutput
 
@@ -36,6 +42,7 @@ from openphm.runner import Stage, StageError, StageInput, StageOutput
 DIRECT = ("ledger", "overhead_basis", "organisation", "lsoa")
 REGISTER_LAYOUTS = ("gp_patients",)
 READERS = 2  # files read at once
+DATE_CHECKS = ("date", "datetime")  # checks whose columns are rewritten to ISO at staging
 QUARANTINE = {
     "source": "string",
     "file": "string",
@@ -63,9 +70,17 @@ def _read(path: Path, source: Source, out: Path) -> ReadResult:
             f"source file {path} (layout {source.layout}) does not exist; "
             "check [sources] in openphm.toml"
         )
-    if layout.format == "parquet":
-        return read_parquet(path, layout, out, source.columns)
-    return read_csv(path, layout, out, source.encoding, source.columns)
+    values = reading_values(source, layout)
+    if source.file_format(layout.format) == "parquet":
+        return read_parquet(path, layout, out, source.columns, values)
+    return read_csv(path, layout, out, source.encoding, source.columns, source.separator, values)
+
+
+def reading_values(source: Source, layout: Layout) -> Values:
+    """The source's null tokens and date formats, and the columns the checks check as
+    dates (rewritten to ISO at staging)."""
+    dates = {column: c.check for column, c in checks_for(layout) if c.check in DATE_CHECKS}
+    return Values(tuple(source.null_values), dates, tuple(source.date_formats))
 
 
 def _rejects(result: ReadResult, name: str, shown_path: str) -> pd.DataFrame:
