@@ -466,7 +466,7 @@ suppression_threshold = 7
 rounding_multiple = 5
 
 [stages.measure]
-index_date = "2026-03-31"
+# index_date = "2026-03-31"  # the day indicators are measured to; unset: from the data
 
 [stages.link]
 match_threshold = 0.9     # Splink match probability to link a record without an NHS number
@@ -480,10 +480,20 @@ clerical_threshold = 0.5  # near misses from here up are exported for clerical r
 # any_flag = ["ltc_learning_disability"]
 
 # The delivered files: [sources.NAME] with a path (relative to this folder) and a layout
-# (openphm layouts lists them). For example:
+# (openphm layouts lists them; openphm layouts hes_apc shows one's columns). Check how
+# openphm reads them, before a run, with: openphm sources check
+# For example, HES APC as NHS Digital publishes it, keyed by PSEUDO_HESID:
 # [sources.hes_apc]
 # path = "sources/extracts/hes_apc.csv"
 # layout = "hes_apc"
+# identifier = "pseudonym"       # the person key is an upstream pseudonym, not an NHS number
+# How a file is written (each optional; the defaults suit openphm synth's files):
+# format = "csv"                 # csv or parquet; unset: from the extension
+# delimiter = "|"                # one character, or "tab"; unset: "," (.tsv tab, .psv pipe)
+# encoding = "cp1252"            # unset: utf-8
+# columns = {{ NEWNHSNO = "Der_Pseudo_NHS_Number" }}  # layout column = the file's header
+# date_formats = ["%d/%m/%Y"]    # tried in order; ISO dates and date-times always read
+# null_values = ["NULL", "N/A"]  # read as no value, beside the empty field
 """
 
 
