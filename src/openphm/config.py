@@ -482,12 +482,12 @@ clerical_threshold = 0.5  # near misses from here up are exported for clerical r
 # The delivered files: [sources.NAME] with a path (relative to this folder) and a layout
 # (openphm layouts lists them; openphm layouts hes_apc shows one's columns). Check how
 # openphm reads them, before a run, with: openphm sources check
-# For example, HES APC as NHS Digital publishes it, keyed by PSEUDO_HESID:
+# For example, HES APC as NHS Digital publishes it, keyed by PSEUDO_HESID. Every setting
+# after layout is optional; the defaults suit openphm synth's files:
 # [sources.hes_apc]
 # path = "sources/extracts/hes_apc.csv"
 # layout = "hes_apc"
 # identifier = "pseudonym"       # the person key is an upstream pseudonym, not an NHS number
-# How a file is written (each optional; the defaults suit openphm synth's files):
 # format = "csv"                 # csv or parquet; unset: from the extension
 # delimiter = "|"                # one character, or "tab"; unset: "," (.tsv tab, .psv pipe)
 # encoding = "cp1252"            # unset: utf-8

@@ -82,3 +82,21 @@ def test_settings_win_over_the_extension():
     source = Source(path=Path("a.tsv"), layout="hes_apc", format="parquet", delimiter=";")
     assert source.file_format("csv") == "parquet"
     assert source.separator == ";"
+
+
+def test_the_templates_commented_source_example_is_valid_once_uncommented(tmp_path):
+    path = tmp_path / "openphm.toml"
+    write_template(path, "test")
+    text = path.read_text()
+    start = text.index("# [sources.hes_apc]")
+    example = "\n".join(
+        line.removeprefix("# ") for line in text[start:].splitlines() if line.startswith("# ")
+    )
+    path.write_text(text[:start] + example + "\n")
+    source = load_config(path).sources["hes_apc"]
+    assert (source.layout, source.identifier) == ("hes_apc", "pseudonym")
+    assert (source.separator, source.encoding) == ("|", "cp1252")
+    assert source.columns == {"NEWNHSNO": "Der_Pseudo_NHS_Number"}
+    assert (source.date_formats, source.null_values) == (["%d/%m/%Y"], ["NULL", "N/A"])
+    assert "openphm layouts lists them" in text and "openphm sources check" in text
+    assert '\n# index_date = "2026-03-31"' in text  # measure's index date: from the data
