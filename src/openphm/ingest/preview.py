@@ -162,31 +162,44 @@ def _parquet_sample(path: Path, out: Path, rows: int) -> None:
     pq.write_table(table, out)
 
 
-def _severity(layout: Layout) -> dict[tuple[str, str], str]:
-    """(column, reason) -> the check's severity (quarantine unless checks.csv says)."""
-    return {
+def _failures(checked, layout: Layout) -> tuple[list[str], list[str], list[str], list[bool]]:
+    """(column, reason, value as delivered, nulled) of each failure in a ``label``-led
+    sample: every failure of every row where the checks record them all
+    (``checks.issues``), else each quarantined row's first, with its check's severity."""
+    every = getattr(checks, "issues", None)
+    if every is not None:
+        found = every(checked, layout).to_pyarrow().to_pydict()
+        return (
+            found["column"],
+            found["reason"],
+            found["value"],
+            [a != "quarantined" for a in found["action"]],
+        )
+    severity = {
         (column, c.reason): getattr(c, "severity", "quarantine")
         for column, c in checks.checks_for(layout)
     }
+    _, bad = checks.split(checked, layout)
+    found = bad.to_pyarrow().to_pydict()
+    nulled = [
+        severity.get(key, "quarantine") != "quarantine"
+        for key in zip(found["column"], found["reason"], strict=True)
+    ]
+    return found["column"], found["reason"], found["value"], nulled
 
 
 def _findings(found: SourceCheck, result: ReadResult, con, window) -> None:
     layout = found.layout
     staged = con.read_parquet(str(result.path))
-    _, bad = checks.split(checks.label(staged, layout, window), layout)
-    severity = _severity(layout)
-    failed = bad.to_pyarrow().to_pydict()
-    by_check: dict[tuple[str, str], list[str | None]] = {}
-    for column, reason, value in zip(
-        failed["column"], failed["reason"], failed["value"], strict=True
-    ):
-        by_check.setdefault((column, reason), []).append(value)
+    checked = checks.label(staged, layout, window)
+    by_check: dict[tuple[str, str, bool], list[str | None]] = {}
+    for column, reason, value, nulled in zip(*_failures(checked, layout), strict=True):
+        by_check.setdefault((column, reason, nulled), []).append(value)
     for reject in result.rejects:
-        by_check.setdefault((reject.column, reject.reason), []).append(None)
+        by_check.setdefault((reject.column, reject.reason, False), []).append(None)
     text = pq.read_table(result.path).to_pydict()
-    for (column, reason), values in sorted(by_check.items()):
-        level = severity.get((column, reason), "quarantine")
-        finding = Finding(column, reason, len(values), level != "quarantine")
+    for (column, reason, nulled), values in sorted(by_check.items()):
+        finding = Finding(column, reason, len(values), nulled)
         finding.fix = _fix(found, column, reason, values, text)
         found.findings.append(finding)
     tokens = _null_tokens(text, layout)
@@ -302,7 +315,7 @@ def _checks(r: SourceCheck) -> list[str]:
     if not r.findings:
         lines.append("    no row would be quarantined and no value nulled")
     for f in r.findings:
-        what = "value nulled (row kept)" if f.nulled else "rows quarantined"
+        what = "values nulled (rows kept)" if f.nulled else "rows quarantined"
         where = f.column or "(whole row)"
         line = f"    {where}: {f.reason}: {f.rows:,} {what}"
         lines.append(line + (f"; fix: set {f.fix}" if f.fix else ""))
