@@ -110,6 +110,7 @@ def header_key(name: str) -> str:
     return "".join(name.split()).replace("_", "").lower()
 
 
+_VALUE = re.compile(r"[0-9][0-9 \-/.:]*")  # a number or a date, not a column name
 #: How a layout column's header was found, for ``openphm sources check``.
 CONFIGURED, OWN_NAME, ALIAS = "configured", "own name", "alias"
 
@@ -172,6 +173,14 @@ def match_columns(
                 matched[column] = Matched(headers[0], how, headers[0] == name)
                 used.add(headers[0])
                 break
+    values = sum(bool(_VALUE.fullmatch(h)) for h in found)
+    if not matched and values:  # never echo them: they may be someone's NHS number
+        raise IngestError(
+            f"{source}: line 1 holds values, not column names ({values} of its {len(found)} "
+            "fields are numbers or dates), and no column of layout "
+            f"{layout.name!r} was found: the file needs a header line of column names "
+            f"(openphm layouts {layout.name} lists them)"
+        )
     unused = [h for h in found if h not in used]
     missing = []
     for column in layout.columns:
