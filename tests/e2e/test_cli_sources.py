@@ -178,3 +178,58 @@ def test_sources_check_reads_only_the_sample_and_only_the_named_source(tmp_path)
     unknown = invoke("sources", "check", "nope", "-w", root)
     assert unknown.exit_code == 2
     assert "no source 'nope' in [sources]; the sources are: late, other" in flat(unknown)
+
+
+def test_a_layouts_aliases_are_shown_beside_its_columns():
+    from openphm.cli import _layout_text
+    from openphm.ingest.layouts import Layout
+
+    layout = Layout(
+        "demo",
+        "a layout with aliases",
+        "KEY",
+        ("KEY", "NHS"),
+        aliases={"NHS": ("PSEUDO_HESID", "Der_Pseudo_NHS_Number")},
+    )
+    text = _layout_text(layout)
+    assert "also read under (case, spaces and underscores ignored):" in text
+    assert "NHS: PSEUDO_HESID, Der_Pseudo_NHS_Number" in text
+
+
+def test_omop_tables_are_read_as_their_files_are_written(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "ws"
+    assert invoke("init", root).exit_code == 0
+    # OMOP CDM v5.4 person: once as CSV (its layout says parquet), once as Parquet with
+    # float ids and concept ids as some exports write them
+    (root / "person.csv").write_text(
+        "person_id,gender_source_value,year_of_birth,month_of_birth,person_source_value\n"
+        "1,M,1950,7,p-1\n"
+    )
+    table = pa.table(
+        {
+            "person_id": pa.array([65363002.0]),
+            "gender_source_value": ["F"],
+            "year_of_birth": pa.array([1961.0]),
+            "month_of_birth": pa.array([3.0]),
+            "person_source_value": ["p-2"],
+            "gender_concept_id": pa.array([8532.0]),
+        }
+    )
+    pq.write_table(table, root / "person.parquet")
+    config = root / "openphm.toml"
+    config.write_text(
+        config.read_text()
+        + '\n[sources.person_csv]\npath = "person.csv"\nlayout = "omop_person"\n'
+        + '\n[sources.person_pq]\npath = "person.parquet"\nlayout = "omop_person"\n'
+    )
+    result = invoke("sources", "check", "-w", root)
+    assert result.exit_code == 0, result.output
+    blocks = [" ".join(b.split()) for b in result.output.split("\n\n")]
+    assert "read as csv, delimiter ','" in blocks[0]
+    assert "read as parquet" in blocks[1] and "delimiter" not in blocks[1]
+    assert "gender_concept_id <- gender_concept_id (own name)" in blocks[1]
+    for block in blocks:
+        assert "no row would be quarantined and no value nulled" in block
