@@ -134,29 +134,11 @@ def layouts(name: Annotated[str | None, typer.Argument(help="one layout, in full
     console.print(_layout_text(LAYOUTS[name]), markup=False, highlight=False, soft_wrap=True)
 
 
-def _runs(columns) -> str:
-    """Columns with HES's numbered runs shown as ranges: DIAG_4_01..DIAG_4_20."""
-    out: list[list[str]] = []
-    for column in columns:
-        stem, number = column.rstrip("0123456789"), column[len(column.rstrip("0123456789")) :]
-        last = out[-1][-1] if out else ""
-        last_stem = last.rstrip("0123456789")
-        if (
-            number
-            and out
-            and last_stem == stem
-            and last[len(last_stem) :].isdigit()
-            and int(last[len(last_stem) :]) + 1 == int(number)
-        ):
-            out[-1].append(column)
-        else:
-            out.append([column])
-    return ", ".join(run[0] if len(run) < 3 else f"{run[0]}..{run[-1]}" for run in out)
-
-
 def _layout_text(layout) -> str:
+    from openphm.ingest.preview import runs
+
     def listed(columns) -> str:
-        return _runs(columns) or "(none)"
+        return runs(columns) or "(none)"
 
     lines = [
         f"{layout.name}: {layout.description}",
@@ -176,7 +158,7 @@ def _layout_text(layout) -> str:
     if groups:
         lines.append("  read as no value:")
         lines += [
-            f"    {', '.join(repr(t) for t in tokens)} in {_runs(columns)}"
+            f"    {', '.join(repr(t) for t in tokens)} in {runs(columns)}"
             for tokens, columns in groups.items()
         ]
     lines.append(

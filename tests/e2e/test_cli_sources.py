@@ -112,7 +112,10 @@ def test_sources_check_says_what_would_fix_each_source_and_shows_no_data(tmp_pat
 
     assert "source uk: uk.csv (layout gp_registrations)" in text
     assert "read as csv, delimiter ',', encoding utf-8" in blocks["source uk"]
-    assert "REG_ID <- REG_ID (own name)" in blocks["source uk"]
+    assert (
+        "columns found under their own names (5): REG_ID, NHS_NUMBER, PRACTICE_CODE, "
+        "REGISTRATION_START, REGISTRATION_END" in blocks["source uk"]
+    )
     assert (
         "REGISTRATION_START: invalid_date: 4 rows quarantined; "
         'fix: set date_formats = ["%d/%m/%Y"]' in blocks["source uk"]
@@ -230,6 +233,7 @@ def test_omop_tables_are_read_as_their_files_are_written(tmp_path):
     blocks = [" ".join(b.split()) for b in result.output.split("\n\n")]
     assert "read as csv, delimiter ','" in blocks[0]
     assert "read as parquet" in blocks[1] and "delimiter" not in blocks[1]
-    assert "gender_concept_id <- gender_concept_id (own name)" in blocks[1]
+    assert "columns found under their own names (6): person_id," in blocks[1]
+    assert "optional columns not in the file: day_of_birth, race_source_value" in blocks[1]
     for block in blocks:
         assert "no row would be quarantined and no value nulled" in block

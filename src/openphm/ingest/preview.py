@@ -265,6 +265,26 @@ def _shown(delimiter: str) -> str:
     return "\\t" if delimiter == "\t" else delimiter
 
 
+def runs(columns) -> str:
+    """Columns with HES's numbered runs shown as ranges: DIAG_4_01..DIAG_4_20."""
+    out: list[list[str]] = []
+    for column in columns:
+        stem, number = column.rstrip("0123456789"), column[len(column.rstrip("0123456789")) :]
+        last = out[-1][-1] if out else ""
+        last_stem = last.rstrip("0123456789")
+        if (
+            number
+            and out
+            and last_stem == stem
+            and last[len(last_stem) :].isdigit()
+            and int(last[len(last_stem) :]) + 1 == int(number)
+        ):
+            out[-1].append(column)
+        else:
+            out.append([column])
+    return ", ".join(run[0] if len(run) < 3 else f"{run[0]}..{run[-1]}" for run in out)
+
+
 def render(results: list[SourceCheck]) -> str:
     """The report ``openphm sources check`` prints: names, counts and settings only."""
     blocks = []
@@ -286,16 +306,19 @@ def render(results: list[SourceCheck]) -> str:
 
 def _columns(r: SourceCheck) -> list[str]:
     match = r.match
-    width = max(len(c) for c in r.layout.all_columns)
-    lines = ["  columns (layout column <- file header, how found):"]
-    for column in r.layout.all_columns:
-        m = match.matched.get(column)
-        if m is not None:
+    same = [c for c in r.layout.all_columns if c in match.matched and match.matched[c].header == c]
+    other = [c for c in r.layout.all_columns if c in match.matched and c not in same]
+    lines = [f"  columns found under their own names ({len(same)}): {runs(same) or '(none)'}"]
+    if other:
+        width = max(len(c) for c in other)
+        lines.append("  columns found otherwise (layout column <- file header, how):")
+        for column in other:
+            m = match.matched[column]
             how = m.how if m.exact else f"{m.how}, ignoring case and spaces"
             lines.append(f"    {column:<{width}} <- {m.header} ({how})")
     absent = [c for c in r.layout.optional if c not in match.matched]
     if absent:
-        lines.append(f"  optional columns not in the file: {', '.join(absent)}")
+        lines.append(f"  optional columns not in the file: {runs(absent)}")
     if match.missing:
         lines.append(f"  missing required columns ({len(match.missing)}):")
         for column, close in match.missing:
@@ -306,7 +329,7 @@ def _columns(r: SourceCheck) -> list[str]:
             f'{r.name}] with columns = {{ LAYOUT_COLUMN = "FILE HEADER" }}'
         )
     if match.extra:
-        lines.append(f"  extra columns ignored: {', '.join(match.extra)}")
+        lines.append(f"  extra columns ignored ({len(match.extra)}): {runs(match.extra)}")
     return lines
 
 
