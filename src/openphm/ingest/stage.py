@@ -28,13 +28,7 @@ from openphm.ingest import quality, staged
 from openphm.ingest.canonical import MAPPERS
 from openphm.ingest.checks import Window, checks_for, label, split
 from openphm.ingest.layouts import LAYOUTS, Layout
-from openphm.ingest.reader import (
-    IngestError,
-    ReadResult,
-    Values,
-    read_csv,
-    read_parquet,
-)
+from openphm.ingest.reader import IngestError, ReadResult, Values, read_csv, read_parquet
 from openphm.model import table_spec
 from openphm.runner import Stage, StageError, StageInput, StageOutput
 
