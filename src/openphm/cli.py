@@ -39,6 +39,8 @@ user_app = typer.Typer(help="Dashboard accounts and API tokens (kept in the work
 app.add_typer(user_app, name="user")
 risk_app = typer.Typer(help="Risk stratification: cohorts from the scored population.")
 app.add_typer(risk_app, name="risk")
+sources_app = typer.Typer(help="The delivered files configured in [sources].")
+app.add_typer(sources_app, name="sources")
 console = Console()
 err = Console(stderr=True)
 
@@ -110,6 +112,86 @@ def run(
             _run(ws, stage)
         finally:
             ws.close()
+
+
+@app.command()
+def layouts(name: Annotated[str | None, typer.Argument(help="one layout, in full")] = None) -> None:
+    """List the file layouts openphm reads; with a name, its columns, aliases and key."""
+    from openphm.ingest.layouts import LAYOUTS
+
+    if name is None:
+        table = Table("layout", "columns", "what it holds")
+        for layout in LAYOUTS.values():
+            table.add_row(layout.name, str(len(layout.all_columns)), layout.description)
+        console.print(table)
+        console.print("openphm layouts NAME shows a layout's columns", highlight=False)
+        return
+    if name not in LAYOUTS:
+        err.print(
+            f"[bold red]error:[/] no layout {escape(name)!r}; the layouts are: "
+            f"{', '.join(LAYOUTS)}",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    console.print(_layout_text(LAYOUTS[name]), markup=False, highlight=False, soft_wrap=True)
+
+
+def _layout_text(layout) -> str:
+    from openphm.ingest.preview import runs
+
+    def listed(columns) -> str:
+        return runs(columns) or "(none)"
+
+    lines = [
+        f"{layout.name}: {layout.description}",
+        f"  format:   {layout.format} (unless the source's file or format says otherwise)",
+        f"  key:      {' + '.join(layout.key)} (unique within a file)",
+        f"  required: {listed(layout.columns)}",
+        f"  optional: {listed(layout.optional)}",
+    ]
+    if layout.aliases:
+        lines.append("  also read under (case, spaces and underscores ignored):")
+        lines += [
+            f"    {column}: {', '.join(names)}" for column, names in layout.aliases.items() if names
+        ]
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for column, tokens in layout.nulls.items():
+        groups.setdefault(tuple(tokens), []).append(column)
+    if groups:
+        lines.append("  read as no value:")
+        lines += [
+            f"    {', '.join(repr(t) for t in tokens)} in {runs(columns)}"
+            for tokens, columns in groups.items()
+        ]
+    lines.append(
+        '  a file names a column otherwise: columns = { LAYOUT_COLUMN = "FILE HEADER" } '
+        "in [sources.NAME]"
+    )
+    return "\n".join(lines)
+
+
+@sources_app.command("check")
+def sources_check(
+    name: Annotated[str | None, typer.Argument(help="one source (default: every source)")] = None,
+    directory: WorkspaceDir = Path("."),
+    rows: Annotated[int, typer.Option("--rows", min=1, help="sample rows read per file")] = 10_000,
+) -> None:
+    """Read a sample of each configured file and say what a run would make of it.
+
+    Shows how each file is read, which header holds each column, and how many sample
+    rows the checks would quarantine or null, with the setting that would fix it.
+    Nothing is written to the workspace, and no value from the data is shown.
+    """
+    from openphm.ingest import preview
+
+    with _clear_errors():
+        ws = Workspace(directory)
+        if not ws.config.sources:
+            raise ConfigError(f"no [sources] in {ws.root / CONFIG_FILE}; add [sources.NAME]")
+        results = preview.check_sources(ws.root, ws.config, name, rows)
+    console.print(preview.render(results), markup=False, highlight=False, soft_wrap=True)
+    if any(r.error is not None or (r.match and r.match.missing) for r in results):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -7,11 +7,12 @@ to find it (an environment variable or a file).
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -277,14 +278,24 @@ class StageOptions(_Strict):
     measure: MeasureOptions = MeasureOptions()
 
 
+# How a delivered file's format and field separator follow from its extension when
+# [sources.NAME] does not say.
+CSV_EXTENSIONS = (".csv", ".txt", ".tsv", ".psv", ".dat")
+PARQUET_EXTENSIONS = (".parquet", ".pq")
+DELIMITERS_BY_EXTENSION = {".tsv": "\t", ".psv": "|"}
+
+
 class Source(_Strict):
     """One delivered file: where it is, which layout it follows, and how it is written."""
 
     path: Path  # relative to the workspace folder
     layout: str
-    # csv or parquet; unset: from the file's extension (.csv, .txt, .tsv, .psv, .parquet)
+    # csv or parquet; unset: from the file's extension (.csv .txt .tsv .psv .dat, .parquet
+    # .pq), else the layout's own format
     format: Literal["csv", "parquet"] | None = None
-    delimiter: str = ","  # a CSV's field separator: "|" or "\t" for pipe or tab files
+    # A CSV's field separator, one character: "|", ";", "\t" (or "tab"); unset: "," except
+    # tab for .tsv and pipe for .psv files
+    delimiter: str | None = None
     encoding: str = "utf-8"  # e.g. cp1252 for files from older systems
     # layout column -> the file's header for it, e.g. { NEWNHSNO = "Der_Pseudo_NHS_Number" }
     columns: dict[str, str] = Field(default_factory=dict)
@@ -305,6 +316,81 @@ class Source(_Strict):
         if layout not in LAYOUTS:
             raise ValueError(f"unknown layout; the layouts are: {', '.join(sorted(LAYOUTS))}")
         return layout
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.lower() in ("tab", "\\t"):
+            return "\t"
+        if len(value) != 1 or value in ('"', "\n", "\r"):
+            raise ValueError(
+                'give one character other than a quote or line break, such as "|", ";" '
+                'or "\\t" (tab)'
+            )
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                "not an encoding Python knows; use, for example, utf-8, utf-8-sig, cp1252 "
+                "or latin-1"
+            ) from None
+        return value
+
+    @field_validator("date_formats")
+    @classmethod
+    def _strptime_formats(cls, formats: list[str]) -> list[str]:
+        sample = datetime(2001, 11, 23, 14, 35, 46)
+        for fmt in formats:
+            try:
+                ok = "%" in fmt and datetime.strptime(sample.strftime(fmt), fmt).date()
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"{fmt!r} is not a date format; use strftime codes such as "
+                    '"%d/%m/%Y", "%Y%m%d" or "%d-%b-%Y"'
+                )
+        return formats
+
+    @field_validator("null_values")
+    @classmethod
+    def _tokens(cls, tokens: list[str]) -> list[str]:
+        if any(not t.strip() for t in tokens):
+            raise ValueError("an empty field is always read as no value; list only other tokens")
+        return [t.strip() for t in tokens]
+
+    @field_validator("columns")
+    @classmethod
+    def _headers(cls, columns: dict[str, str]) -> dict[str, str]:
+        empty = sorted(k for k, v in columns.items() if not v.strip())
+        if empty:
+            raise ValueError(f"give the file's header for {', '.join(empty)}")
+        return columns
+
+    def file_format(self, layout_format: str = "csv") -> str:
+        """csv or parquet: as set, else from the extension, else the layout's own."""
+        if self.format is not None:
+            return self.format
+        suffix = self.path.suffix.lower()
+        if suffix in CSV_EXTENSIONS:
+            return "csv"
+        if suffix in PARQUET_EXTENSIONS:
+            return "parquet"
+        return layout_format
+
+    @property
+    def separator(self) -> str:
+        """The field separator: as set, else by extension (.tsv tab, .psv pipe), else ","."""
+        if self.delimiter is not None:
+            return self.delimiter
+        return DELIMITERS_BY_EXTENSION.get(self.path.suffix.lower(), ",")
 
 
 class Config(_Strict):
@@ -383,7 +469,7 @@ suppression_threshold = 7
 rounding_multiple = 5
 
 [stages.measure]
-index_date = "2026-03-31"
+# index_date = "2026-03-31"  # the day indicators are measured to; unset: from the data
 
 [stages.link]
 match_threshold = 0.9     # Splink match probability to link a record without an NHS number
@@ -397,10 +483,20 @@ clerical_threshold = 0.5  # near misses from here up are exported for clerical r
 # any_flag = ["ltc_learning_disability"]
 
 # The delivered files: [sources.NAME] with a path (relative to this folder) and a layout
-# (openphm layouts lists them). For example:
+# (openphm layouts lists them; openphm layouts hes_apc shows one's columns). Check how
+# openphm reads them, before a run, with: openphm sources check
+# For example, HES APC as NHS Digital publishes it, keyed by PSEUDO_HESID. Every setting
+# after layout is optional; the defaults suit openphm synth's files:
 # [sources.hes_apc]
 # path = "sources/extracts/hes_apc.csv"
 # layout = "hes_apc"
+# identifier = "pseudonym"       # the person key is an upstream pseudonym, not an NHS number
+# format = "csv"                 # csv or parquet; unset: from the extension
+# delimiter = "|"                # one character, or "tab"; unset: "," (.tsv tab, .psv pipe)
+# encoding = "cp1252"            # unset: utf-8
+# columns = {{ NEWNHSNO = "Der_Pseudo_NHS_Number" }}  # layout column = the file's header
+# date_formats = ["%d/%m/%Y"]    # tried in order; ISO dates and date-times always read
+# null_values = ["NULL", "N/A"]  # read as no value, beside the empty field
 """
 
 

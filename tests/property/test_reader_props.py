@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from unittest import mock
@@ -355,6 +355,37 @@ def test_every_record_is_staged_or_rejected_at_its_line(tmp_path_factory, f, blo
 @given(f=files(encodings=("cp1252",)), block=BLOCKS)
 def test_cp1252_files_with_undefined_bytes(tmp_path_factory, f, block):
     result, staged = read(tmp_path_factory.mktemp("read"), f.data, f.layout, "cp1252", block)
+    assert_reconciles(result, staged)
+    assert_matches_reference(f, result, staged)
+
+
+# Commas and pipes exchanged, byte for byte: neither is ever part of a multi-byte
+# character in UTF-8 or cp1252, and no generated value holds a pipe.
+SWAP = bytes.maketrans(b",|", b"|,")
+
+
+def unswapped(text: str) -> str:
+    return text.translate(str.maketrans(",|", "|,"))
+
+
+@settings(FUZZ, max_examples=40)
+@given(f=files(encodings=("utf-8", "cp1252")), block=BLOCKS)
+def test_a_pipe_delimited_file_reads_as_the_same_file_with_commas(tmp_path_factory, f, block):
+    """Every splitting rule holds for any delimiter: the file with its commas and pipes
+    exchanged, read with delimiter "|", gives the reference's rows, lines and rejects."""
+    directory = tmp_path_factory.mktemp("read")
+    path = directory / "delivered.psv"
+    path.write_bytes(f.data.translate(SWAP))
+    with mock.patch.object(reader, "BLOCK_BYTES", block):
+        result = read_csv(path, f.layout, directory / "staged.parquet", f.encoding, delimiter="|")
+    staged = [
+        {k: unswapped(v) if isinstance(v, str) else v for k, v in row.items()}
+        for row in pq.read_table(result.path).to_pylist()
+    ]
+    result.rejects = [  # the values shown from the file, not the reader's own words
+        replace(r, value=unswapped(r.value)) if r.reason == "invalid_encoding" else r
+        for r in result.rejects
+    ]
     assert_reconciles(result, staged)
     assert_matches_reference(f, result, staged)
 

@@ -50,3 +50,13 @@ def test_every_missing_column_is_listed_with_the_closest_header_and_the_setting(
 def test_a_configured_column_the_layout_does_not_have_is_named():
     with pytest.raises(IngestError, match="NOT_A_COLUMN"):
         resolve_columns(FILE, ["KEY", "NHS", "START_DATE", "CODE"], LAYOUT, {"NOT_A_COLUMN": "x"})
+
+
+def test_a_file_without_a_header_is_named_without_echoing_its_first_row():
+    first_row = ["e1", "9990000018", "2024-01-02", "38341003"]
+    with pytest.raises(IngestError) as err:
+        resolve_columns(FILE, first_row, LAYOUT)
+    message = str(err.value)
+    assert "line 1 holds values, not column names (3 of its 4 fields" in message
+    assert "needs a header line of column names (openphm layouts demo lists them)" in message
+    assert not any(value in message for value in first_row)

@@ -10,9 +10,19 @@ real are set aside here as rejects with a reason. So for every file:
     rows read = rows staged + rows rejected
 
 A missing column is not a row problem: it stops the run with an error naming
-the file, the column and the columns found.
+the file, every missing column (with the closest header found) and the setting
+that maps it. Headers are matched to the layout's columns by ``match_columns``
+and renamed to the layout's names, so every later step sees layout names.
 
-How a CSV file is split into rows (pinned by ``tests/property/test_reader_props.py``):
+How the source writes its values is its ``[sources.NAME]`` settings (``Values``):
+tokens such as ``NULL`` read as no value in every column, beside the layout's own;
+in the columns the checks check as dates, ISO date-times (``2023-06-04
+00:00:00.000``) and the source's ``date_formats`` are rewritten to ISO dates, in
+pyarrow, batch by batch; a value none reads stays as delivered for the checks to
+report with its line.
+
+How a CSV file is split into rows (pinned by ``tests/property/test_reader_props.py``),
+with "," standing for the source's delimiter (one character: comma, pipe, tab...):
 
 - A line ends at ``\n``, ``\r\n`` or a lone ``\r``; a missing final line break is fine.
   ``_line`` is the physical line a row starts on, counting the header as line 1.
@@ -100,17 +110,39 @@ def header_key(name: str) -> str:
     return "".join(name.split()).replace("_", "").lower()
 
 
-def resolve_columns(
-    source: Path, found: list[str], layout: Layout, configured: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """Which of the file's headers holds each layout column: {header: layout column}.
+_VALUE = re.compile(r"[0-9][0-9 \-/.:]*")  # a number or a date, not a column name
+#: How a layout column's header was found, for ``openphm sources check``.
+CONFIGURED, OWN_NAME, ALIAS = "configured", "own name", "alias"
 
-    A column is looked for under the name the source configures for it (``columns`` in
-    ``[sources.NAME]``), else under the layout's own name, else under its aliases in
-    order, all case- and space-insensitively. Stops with one error that lists every
-    missing required column, each with the closest header found and the setting that
-    maps it.
-    """
+
+@dataclass(frozen=True)
+class Matched:
+    header: str  # the file's header
+    how: str  # CONFIGURED, OWN_NAME or ALIAS
+    exact: bool  # False: matched only ignoring case, spaces or underscores
+
+
+@dataclass(frozen=True)
+class ColumnMatch:
+    """Which of a file's headers holds each layout column, and what is left over."""
+
+    matched: Mapping[str, Matched]  # layout column -> its header
+    missing: tuple[tuple[str, str | None], ...]  # required column, closest unused header
+    extra: tuple[str, ...]  # headers no layout column uses
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        """{header: layout column}"""
+        return {m.header: column for column, m in self.matched.items()}
+
+
+def match_columns(
+    source: Path, found: list[str], layout: Layout, configured: Mapping[str, str] | None = None
+) -> ColumnMatch:
+    """Which header holds each layout column: the name the source configures for it
+    (``columns`` in ``[sources.NAME]``), else the layout's own name, else its aliases in
+    order, all ignoring case, spaces and underscores. Raises only for a header repeated,
+    a configured column the layout lacks, or two headers that differ only in case."""
     repeated = sorted({c for c in found if found.count(c) > 1})
     if repeated:
         raise IngestError(f"{source}: column(s) {repeated} appear more than once in the header")
@@ -124,12 +156,13 @@ def resolve_columns(
     by_key: dict[str, list[str]] = {}
     for header in found:
         by_key.setdefault(header_key(header), []).append(header)
-    mapping: dict[str, str] = {}
+    matched: dict[str, Matched] = {}
+    used: set[str] = set()
     for column in layout.all_columns:
-        names = [configured[column]] if column in configured else []
-        names += [column, *layout.aliases.get(column, ())]
-        for name in names:
-            headers = [h for h in by_key.get(header_key(name), []) if h not in mapping]
+        names = [(configured[column], CONFIGURED)] if column in configured else []
+        names += [(column, OWN_NAME), *((a, ALIAS) for a in layout.aliases.get(column, ()))]
+        for name, how in names:
+            headers = [h for h in by_key.get(header_key(name), []) if h not in used]
             if len(headers) > 1:
                 raise IngestError(
                     f"{source}: headers {headers} differ only in case or spaces; "
@@ -137,26 +170,54 @@ def resolve_columns(
                     f'{{ {column} = "..." }} in [sources]'
                 )
             if headers:
-                mapping[headers[0]] = column
+                matched[column] = Matched(headers[0], how, headers[0] == name)
+                used.add(headers[0])
                 break
-    missing = [c for c in layout.columns if c not in mapping.values()]
-    if missing:
-        unused = [h for h in found if h not in mapping]
-        lines = []
-        for column in missing:
-            close = difflib.get_close_matches(column, unused, n=1, cutoff=0.6)
-            close = close or difflib.get_close_matches(
-                header_key(column), [header_key(h) for h in unused], n=1, cutoff=0.6
-            )
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            lines.append(f"  {column!r}{hint}")
+    values = sum(bool(_VALUE.fullmatch(h)) for h in found)
+    if not matched and values:  # never echo them: they may be someone's NHS number
         raise IngestError(
-            f"{source}: {len(missing)} required column(s) of layout {layout.name!r} are "
-            "missing:\n" + "\n".join(lines) + "\nIf the file calls a column something else, "
-            'map it in [sources] with columns = { LAYOUT_COLUMN = "FILE HEADER" }. '
-            f"Columns found: {', '.join(found) or '(none)'}"
+            f"{source}: line 1 holds values, not column names ({values} of its {len(found)} "
+            "fields are numbers or dates), and no column of layout "
+            f"{layout.name!r} was found: the file needs a header line of column names "
+            f"(openphm layouts {layout.name} lists them)"
         )
-    return mapping
+    unused = [h for h in found if h not in used]
+    missing = []
+    for column in layout.columns:
+        if column in matched:
+            continue
+        close = difflib.get_close_matches(column, unused, n=1, cutoff=0.6)
+        if not close:
+            keys = {header_key(h): h for h in unused}
+            close = difflib.get_close_matches(header_key(column), list(keys), n=1, cutoff=0.6)
+            close = [keys[c] for c in close]
+        missing.append((column, close[0] if close else None))
+    return ColumnMatch(matched, tuple(missing), tuple(unused))
+
+
+def missing_message(source: Path, layout: Layout, match: ColumnMatch, found: list[str]) -> str:
+    lines = [
+        f"  {column!r}" + (f" (did you mean {close!r}?)" if close else "")
+        for column, close in match.missing
+    ]
+    return (
+        f"{source}: {len(match.missing)} required column(s) of layout {layout.name!r} are "
+        "missing:\n" + "\n".join(lines) + "\nIf the file calls a column something else, "
+        'map it in [sources] with columns = { LAYOUT_COLUMN = "FILE HEADER" }. '
+        f"Columns found: {', '.join(found) or '(none)'}"
+    )
+
+
+def resolve_columns(
+    source: Path, found: list[str], layout: Layout, configured: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """{header: layout column} (``match_columns``); stops with one error that lists every
+    missing required column, each with the closest header found and the setting that
+    maps it."""
+    match = match_columns(source, found, layout, configured)
+    if match.missing:
+        raise IngestError(missing_message(source, layout, match, found))
+    return match.mapping
 
 
 # Undecodable bytes. The parser gets the file through a codec that turns each byte the
@@ -222,7 +283,7 @@ def _raw(text: str, encoding: str) -> bytes:
     )
 
 
-def _csv_header(path: Path, encoding: str) -> tuple[list[str], int]:
+def _csv_header(path: Path, encoding: str, delimiter: str = ",") -> tuple[list[str], int]:
     """The header's column names, and the byte offset of line 2 (where the rows start)."""
     with open(path, "rb") as fh:
         head = fh.read(MAX_HEADER_BYTES + 2)
@@ -242,7 +303,29 @@ def _csv_header(path: Path, encoding: str) -> tuple[list[str], int]:
         ) from None
     if not text.strip():
         raise IngestError(f"{path}: the file is empty; expected a header line of column names")
-    return [name.strip() for name in next(csv.reader(io.StringIO(text)))], body
+    names = [name.strip() for name in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
+    if len(names) == 1:  # every layout has two columns or more
+        _one_column(path, names[0], delimiter)
+    return names, body
+
+
+def _one_column(path: Path, header: str, delimiter: str) -> None:
+    """A header that does not split: say which separator it seems to use, and the setting."""
+    for other, shown in (("|", "|"), ("\t", "\\t"), (";", ";"), (",", ",")):
+        if other != delimiter and other in header:
+            raise IngestError(
+                f"{path}: line 1 (the header) does not split into columns at "
+                f"{_shown(delimiter)!r} but holds {shown!r}: the file looks "
+                f'{_NAMES[other]}-separated; set delimiter = "{shown}" for this source in '
+                "[sources] in openphm.toml"
+            )
+
+
+_NAMES = {"|": "pipe", "\t": "tab", ";": "semicolon", ",": "comma"}
+
+
+def _shown(delimiter: str) -> str:
+    return "\\t" if delimiter == "\t" else delimiter
 
 
 def _breaks(text: str) -> int:
@@ -264,10 +347,10 @@ def _line_breaks(batch: pa.RecordBatch) -> np.ndarray:
 _QUOTED = re.compile(r'"(?:[^"]|"")*')  # an opening quote up to its closing quote
 
 
-def _unclosed_quote(text: str) -> tuple[int, int] | None:
+def _unclosed_quote(text: str, delimiter: str = ",") -> tuple[int, int] | None:
     """(field number, position) of a quote that opens a field of one row's text and is
     never closed, by the parser's rules (a quote opens a value only as a field's first
-    character; after the closing quote the field runs on to the next comma)."""
+    character; after the closing quote the field runs on to the next delimiter)."""
     pos, field_number = 0, 0
     while True:
         if text.startswith('"', pos):
@@ -275,7 +358,7 @@ def _unclosed_quote(text: str) -> tuple[int, int] | None:
             if close >= len(text):
                 return field_number, pos
             pos = close + 1
-        comma = text.find(",", pos)
+        comma = text.find(delimiter, pos)
         if comma < 0:
             return None
         pos, field_number = comma + 1, field_number + 1
@@ -337,9 +420,90 @@ class _Staging:
         self._writer.close()
 
 
-def _clean(column: pa.Array, null_tokens: tuple[str, ...]) -> pa.Array:
-    """Trimmed text; empty strings and the layout's null tokens become missing."""
+@dataclass(frozen=True)
+class Values:
+    """How a source writes its values (``[sources.NAME]``): the tokens it writes for no
+    value, and its date formats, for the columns the checks check as dates."""
+
+    null_values: tuple[str, ...] = ()
+    dates: Mapping[str, str] = field(default_factory=dict)  # column -> "date" | "datetime"
+    date_formats: tuple[str, ...] = ()
+
+
+# Dates as the checks read them, and ISO date-times (a space or T, optional seconds,
+# fractions, Z or an offset) as extracts from SQL Server and OMOP databases write them.
+_ISO = {
+    "date": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "datetime": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?$",
+}
+_ISO_DATE_TIME = {
+    "date": (
+        r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+        r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$",
+        r"\1",
+    ),
+    "datetime": (
+        r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2}(:[0-9]{2})?)(\.[0-9]+)?Z?$",
+        r"\1T\2",
+    ),
+}
+_TO_ISO = {"date": "%Y-%m-%d", "datetime": "%Y-%m-%dT%H:%M:%S"}
+_LEADING_ZEROS = r"(^|[^0-9])0+([0-9])"
+
+
+def _all(mask: pa.Array) -> bool:
+    return pc.all(mask).as_py() is not False  # nulls (missing values) are skipped
+
+
+def _iso_dates(text: pa.Array, kind: str, formats: tuple[str, ...]) -> pa.Array:
+    """A date column's values in ISO form, where they can be read: ISO date-times cut to
+    the date (``date``) or to YYYY-MM-DDTHH:MM:SS (``datetime``), then each format in
+    order. A value no format reads is left as delivered for the checks to report.
+
+    The work is done on the distinct values (a batch holds few distinct dates), then
+    spread back to the rows."""
+    if _all(pc.match_substring_regex(pc.unique(text), _ISO[kind])):
+        return text  # the usual case: every value already ISO
+    encoded = pc.dictionary_encode(text)
+    return pc.take(_iso_values(encoded.dictionary, kind, formats), encoded.indices)
+
+
+def _iso_values(text: pa.Array, kind: str, formats: tuple[str, ...]) -> pa.Array:
+    pattern, replacement = _ISO_DATE_TIME[kind]
+    text = pc.replace_substring_regex(text, pattern=pattern, replacement=replacement)
+    if not formats:
+        return text
+    done = pc.fill_null(pc.match_substring_regex(text, _ISO[kind]), True)
+    for fmt in formats:
+        if _all(done):
+            break
+        parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+        # strptime rolls 31/02 over to 03/03: a value counts as read only if writing the
+        # date back in its format gives the value again (leading zeros and case aside).
+        back = pc.strftime(parsed, format=fmt)
+        same = pc.equal(_loose(back), _loose(text))
+        use = pc.and_(pc.invert(done), pc.fill_null(same, False))
+        text = pc.if_else(use, pc.strftime(parsed, format=_TO_ISO[kind]), text)
+        done = pc.or_(done, use)
+    return text
+
+
+def _loose(text: pa.Array) -> pa.Array:
+    lower = pc.utf8_lower(text)
+    return pc.replace_substring_regex(lower, pattern=_LEADING_ZEROS, replacement=r"\1\2")
+
+
+def _clean(
+    column: pa.Array,
+    null_tokens: tuple[str, ...],
+    date_kind: str | None = None,
+    date_formats: tuple[str, ...] = (),
+) -> pa.Array:
+    """Trimmed text; dates in ISO form where they can be read (``_iso_dates``); empty
+    strings and the null tokens (the layout's and the source's) become missing."""
     text = pc.utf8_trim_whitespace(column)
+    if date_kind is not None:
+        text = _iso_dates(text, date_kind, date_formats)
     missing = pc.equal(text, "")
     if null_tokens:
         missing = pc.or_(missing, pc.is_in(text, value_set=pa.array(null_tokens)))
@@ -385,6 +549,7 @@ def _stage_batch(
     staging: _Staging,
     rejects,
     marked=False,
+    values: Values = Values(),
 ) -> None:
     bad = np.zeros(batch.num_rows, dtype=bool)
     found: dict[int, Reject] = {}
@@ -398,7 +563,15 @@ def _stage_batch(
             found[int(lines[i])] = Reject(
                 int(lines[i]), "field_too_long", name, f"{len(text[i].as_py())} characters"
             )
-    cleaned = {n: _clean(t, layout.null_tokens(n)) for n, t in texts.items()}
+    cleaned = {
+        n: _clean(
+            t,
+            layout.null_tokens(n) + values.null_values,
+            values.dates.get(n),
+            values.date_formats,
+        )
+        for n, t in texts.items()
+    }
     empty = np.ones(batch.num_rows, dtype=bool)
     for text in cleaned.values():
         empty &= text.is_null().to_numpy(zero_copy_only=False)
@@ -420,20 +593,31 @@ def read_csv(
     out: Path,
     encoding: str = "utf-8",
     columns: Mapping[str, str] | None = None,
+    delimiter: str = ",",
+    values: Values = Values(),
 ) -> ReadResult:
-    header, body = _csv_header(path, encoding)
+    """A CSV file (any one-character delimiter) staged as text, ``_line`` each row's line."""
+    header, body = _csv_header(path, encoding, delimiter)
     mapping = resolve_columns(path, header, layout, columns)
+    dialect = _Dialect(encoding, delimiter, values)
     block = BLOCK_BYTES
     while True:
         try:
-            return _read_csv_blocks(path, layout, out, encoding, header, body, block, mapping)
+            return _read_csv_blocks(path, layout, out, dialect, header, body, block, mapping)
         except pa.ArrowInvalid as exc:
             if "straddling" not in str(exc) or block >= MAX_BLOCK_BYTES:
                 raise IngestError(f"{path}: cannot be parsed as CSV ({exc})") from None
             block *= 4
 
 
-def _read_csv_blocks(path, layout, out, encoding, header, body, block, mapping) -> ReadResult:
+@dataclass(frozen=True)
+class _Dialect:
+    encoding: str
+    delimiter: str
+    values: Values
+
+
+def _read_csv_blocks(path, layout, out, dialect, header, body, block, mapping) -> ReadResult:
     result = ReadResult(out, extra_columns=tuple(c for c in header if c not in mapping))
     staging = _Staging(out, list(layout.all_columns))
     size = path.stat().st_size
@@ -441,7 +625,7 @@ def _read_csv_blocks(path, layout, out, encoding, header, body, block, mapping) 
     try:
         while start is not None and start[0] < size:
             start = _read_rows(
-                path, size, start, layout, encoding, header, block, staging, result, mapping
+                path, size, start, layout, dialect, header, block, staging, result, mapping
             )
     finally:
         staging.close()
@@ -451,17 +635,20 @@ def _read_csv_blocks(path, layout, out, encoding, header, body, block, mapping) 
     return result
 
 
-def _open_csv(source, header, encoding, block, on_invalid):
+def _open_csv(source, header, dialect: _Dialect, block, on_invalid):
     return pacsv.open_csv(
         source,
         read_options=pacsv.ReadOptions(
             use_threads=False,  # threads would hide the row numbers of bad rows
             block_size=block,
-            encoding=_CODEC_PREFIX + encoding,
+            encoding=_CODEC_PREFIX + dialect.encoding,
             column_names=header,
         ),
         parse_options=pacsv.ParseOptions(
-            newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=on_invalid
+            delimiter=dialect.delimiter,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid,
         ),
         convert_options=pacsv.ConvertOptions(
             column_types={c: pa.binary() for c in header},  # every column, for its line breaks
@@ -471,7 +658,7 @@ def _open_csv(source, header, encoding, block, on_invalid):
     )
 
 
-def _read_rows(path, size, start, layout, encoding, header, block, staging, result, mapping):
+def _read_rows(path, size, start, layout, dialect, header, block, staging, result, mapping):
     """Read the rows from byte offset ``start[0]`` (physical line ``start[1]``) to the end
     of the file. Returns (offset, line) to read on from if the last row opens a quote that
     it never closes, else None.
@@ -486,6 +673,7 @@ def _read_rows(path, size, start, layout, encoding, header, block, staging, resu
     has two columns or more); if a quote is still open, the sentinel's quote closes it.
     """
     offset, line = start
+    encoding = dialect.encoding
     with open(path, "rb") as fh:
         fh.seek(offset)
         rest = fh.read(len(BOM) + 1)
@@ -511,12 +699,12 @@ def _read_rows(path, size, start, layout, encoding, header, block, staging, resu
     def stage(batch, lines) -> None:
         marked = _MarkCount.seen != marks
         named = batch.select(wanted).rename_columns(names)
-        _stage_batch(named, lines, layout, staging, result.rejects, marked)
+        _stage_batch(named, lines, layout, staging, result.rejects, marked, dialect.values)
 
     held = None  # the last batch read, and its lines: its last row may be the unclosed one
     record = 1  # pyarrow's number for the next row
     with _Source(path, offset, sentinel) as source:
-        for batch in _open_csv(source, header, encoding, block, on_invalid):
+        for batch in _open_csv(source, header, dialect, block, on_invalid):
             if batch.num_rows == 0:
                 continue
             skipped = sorted(k for k in invalid if k >= record)
@@ -551,7 +739,7 @@ def _read_rows(path, size, start, layout, encoding, header, block, staging, resu
         if held is not None:
             stage(*held)
         text = last.text[: -len(sentinel)]
-        field_number, pos = _unclosed_quote(text) or (len(header), 0)
+        field_number, pos = _unclosed_quote(text, dialect.delimiter) or (len(header), 0)
         column = header[field_number] if field_number < len(header) else ""
         quote = size - len(_raw(text[pos:], encoding))
         quote_line = line + _breaks(text[:pos])
@@ -569,9 +757,16 @@ def _read_rows(path, size, start, layout, encoding, header, block, staging, resu
 
 
 def read_parquet(
-    path: Path, layout: Layout, out: Path, columns: Mapping[str, str] | None = None
+    path: Path,
+    layout: Layout,
+    out: Path,
+    columns: Mapping[str, str] | None = None,
+    values: Values = Values(),
 ) -> ReadResult:
-    """A Parquet file (OMOP CDM tables): every column as text, ``_line`` the row number."""
+    """A Parquet file (OMOP CDM tables): every column as text, ``_line`` the row number.
+
+    Typed columns are written as a CSV would hold them: dates and timestamps in ISO form,
+    whole numbers without a decimal part (``65363002.0`` as ``65363002``)."""
     try:
         source = pq.ParquetFile(path)
     except (OSError, pa.ArrowInvalid) as exc:
@@ -590,7 +785,7 @@ def read_parquet(
             )
             lines = np.arange(row, row + batch.num_rows, dtype=np.int64)
             row += batch.num_rows
-            _stage_batch(text, lines, layout, staging, result.rejects)
+            _stage_batch(text, lines, layout, staging, result.rejects, values=values)
     finally:
         staging.close()
     result.rows_staged = staging.rows
@@ -601,4 +796,8 @@ def read_parquet(
 def _as_text(column: pa.Array) -> pa.Array:
     if pa.types.is_timestamp(column.type):
         return pc.strftime(column, format="%Y-%m-%dT%H:%M:%S").cast(pa.binary())
-    return column.cast(pa.string()).cast(pa.binary())
+    text = column.cast(pa.string())
+    if pa.types.is_floating(column.type) or pa.types.is_decimal(column.type):
+        # ids and concept ids held as floats or decimals: 65363002.0 is the integer 65363002
+        text = pc.replace_substring_regex(text, pattern=r"^(-?[0-9]+)\.0+$", replacement=r"\1")
+    return text.cast(pa.binary())

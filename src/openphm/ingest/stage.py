@@ -33,9 +33,9 @@ from openphm import engine
 from openphm.config import Source
 from openphm.ingest import long_codes, omop_join, quality, staged
 from openphm.ingest.canonical import MAPPERS
-from openphm.ingest.checks import Window, label, split
-from openphm.ingest.layouts import LAYOUTS
-from openphm.ingest.reader import IngestError, ReadResult, read_csv, read_parquet
+from openphm.ingest.checks import Window, checks_for, label, split
+from openphm.ingest.layouts import LAYOUTS, Layout
+from openphm.ingest.reader import IngestError, ReadResult, Values, read_csv, read_parquet
 from openphm.model import table_spec
 from openphm.runner import STAGING_PREFIX, Stage, StageError, StageInput, StageOutput
 
@@ -46,6 +46,7 @@ PSEUDONYM = "pseudonym"
 # Staged tables whose rows name a person: a pseudonymised source's go to upstream_id.
 PERSON_KEYED = tuple(staged.PREFIX + n for n in (*staged.LINKED, "identity"))
 READERS = 2  # files read at once
+DATE_CHECKS = ("date", "datetime")  # checks whose columns are rewritten to ISO at staging
 QUARANTINE = {
     "source": "string",
     "file": "string",
@@ -73,18 +74,17 @@ def _read(path: Path, source: Source, out: Path) -> ReadResult:
             f"source file {path} (layout {source.layout}) does not exist; "
             "check [sources] in openphm.toml"
         )
-    if (source.format or _format_of(path, layout.format)) == "parquet":
-        return read_parquet(path, layout, out, source.columns)
-    return read_csv(path, layout, out, source.encoding, source.columns)
+    values = reading_values(source, layout)
+    if source.file_format(layout.format) == "parquet":
+        return read_parquet(path, layout, out, source.columns, values)
+    return read_csv(path, layout, out, source.encoding, source.columns, source.separator, values)
 
 
-def _format_of(path: Path, fallback: str) -> str:
-    """A file's format from its extension; the layout's when the extension says nothing."""
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return "parquet"
-    if path.suffix.lower() in (".csv", ".txt", ".tsv", ".psv"):
-        return "csv"
-    return fallback
+def reading_values(source: Source, layout: Layout) -> Values:
+    """The source's null tokens and date formats, and the columns the checks check as
+    dates (rewritten to ISO at staging)."""
+    dates = {column: c.check for column, c in checks_for(layout) if c.check in DATE_CHECKS}
+    return Values(tuple(source.null_values), dates, tuple(source.date_formats))
 
 
 def _rejects(result: ReadResult, name: str, shown_path: str) -> pd.DataFrame:
