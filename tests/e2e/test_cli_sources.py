@@ -208,8 +208,9 @@ def test_omop_tables_are_read_as_their_files_are_written(tmp_path):
     # OMOP CDM v5.4 person: once as CSV (its layout says parquet), once as Parquet with
     # float ids and concept ids as some exports write them
     (root / "person.csv").write_text(
-        "person_id,gender_source_value,year_of_birth,month_of_birth,person_source_value\n"
-        "1,M,1950,7,p-1\n"
+        "person_id,gender_concept_id,gender_source_value,year_of_birth,month_of_birth,"
+        "person_source_value\n"
+        "1,8507,M,1950,7,p-1\n"
     )
     table = pa.table(
         {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -57,7 +56,7 @@ def test_template_loads_with_nhs_disclosure_defaults(tmp_path, template):
     assert config.pseudonymisation.key_env == "OPENPHM_PSEUDONYM_KEY"
     assert config.pseudonymisation.key_file is None
     assert config.engine.url == "duckdb://warehouse.duckdb"
-    assert config.stages.measure.index_date == date(2026, 3, 31)
+    assert config.stages.measure.index_date is None  # from the data
 
 
 def test_template_never_contains_a_key(template):
