@@ -235,6 +235,6 @@ def test_omop_tables_are_read_as_their_files_are_written(tmp_path):
     assert "read as csv, delimiter ','" in blocks[0]
     assert "read as parquet" in blocks[1] and "delimiter" not in blocks[1]
     assert "columns found under their own names (6): person_id," in blocks[1]
-    assert "optional columns not in the file: day_of_birth, race_source_value" in blocks[1]
+    assert "optional columns not in the file: day_of_birth, location_id, care_site_id" in blocks[1]
     for block in blocks:
         assert "no row would be quarantined and no value nulled" in block
