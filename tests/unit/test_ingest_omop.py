@@ -152,7 +152,9 @@ def _accepted_visits(frames):
 
 
 def _record_person(person_id) -> str:
-    return pseudonym.of_records(KEY.encode(), [OMOP_SOURCE], [f"person:{person_id}"])[0]
+    """An OMOP person without an NHS number is known by the database's own person_id, an
+    upstream pseudonym ('omop:<person_id>'), so they have a person row."""
+    return pseudonym.of_upstream(KEY.encode(), [f"omop:{person_id}"])[0]
 
 
 def test_every_row_read_is_accepted_or_quarantined(world):
@@ -287,7 +289,7 @@ def test_each_omop_person_is_one_pseudonym(world):
     assert encounter.person_id.nunique() == len(per_person)
     expected = encounter.omop_person.map(_record_person)
     assert (encounter.person_id == expected).all()
-    assert (encounter.link_method == "unlinked").all()
+    assert (encounter.link_method == "upstream_pseudonym").all()
     assert (encounter.source == OMOP_SOURCE).all()
 
 
