@@ -1,20 +1,27 @@
 """Row-level validation as data: ``checks.csv``, compiled to one Ibis pass per file.
 
 Each line of ``checks.csv`` names a layout, a column (``*`` matches HES's
-numbered columns), a check and the reason code a failing row is quarantined
-with. A row is quarantined for the first check it fails, in file order; exact
-duplicate rows and repeated record keys are checked after every other check, so
-the first delivery of a record is the one kept. Every date is also checked to
-lie in the plausible window (``stages.ingest``). The result is two tables,
-accepted and quarantined, that between them hold every staged row exactly once.
-Checks run inside the engine; only the distinct SNOMED CT codes of a file come
-into Python, for their Verhoeff check digit.
+numbered columns), a check, the reason code a failure is recorded with, and its
+severity. A row is quarantined only when it fails a ``quarantine`` check (the
+row cannot be used: no record key, no activity date...), with the first such
+check it fails, in file order; exact duplicate rows and repeated record keys are
+checked after every other check, so the first delivery of a record is the one
+kept. A failed ``null`` check makes the value NULL (or the column's Data
+Dictionary "not known" code) and the row is kept. Every failure of every row is
+recorded (``issues``). Every date is also checked to lie in the plausible window
+(``stages.ingest``). ``label`` computes every check once, in one pass; accepted
+and quarantined rows, and the issues, are filters of its result, and between
+them accepted and quarantined hold every staged row exactly once. Checks run
+inside the engine; only the distinct values of looked-up columns (NHS numbers,
+SNOMED CT codes, dates) come into Python.
 """
 
 from __future__ import annotations
 
 import csv
 import fnmatch
+import functools
+import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +63,20 @@ REASONS: Mapping[str, str] = {
     "duplicate_key": "a record key already used by an earlier row",
 }
 
+#: What a failed check does: quarantine the row, or null the value and keep the row.
+SEVERITIES = ("quarantine", "null")
+#: What was done, per failure, in the field issues and dq_validity.
+ACTIONS = ("quarantined", "nulled")
+#: The shape of the code each provider column holds (ODS organisation or site, GP practice,
+#: local authority): a value of any other shape is never shown as a provider.
+PROVIDER_SHAPES: Mapping[str, str] = {
+    "PRACTICE_CODE": r"^[A-Z][0-9]{5}$",
+    "LA_CODE": r"^E0[6-9][0-9]{6}$",
+}
+ODS_SHAPE = r"^[A-Z0-9]{3,5}$"
+INVALID_PROVIDER = "invalid value"
+UNKNOWN_PROVIDER = "unknown"
+
 KINDS = (
     "required",
     "integer",
@@ -79,10 +100,13 @@ KINDS = (
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?$"
 _TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
-_INTEGER = r"^-?[0-9]{1,18}$"
+_INTEGER = r"^-?[0-9]{1,18}(\.0+)?$"  # "123.0": a whole number as OMOP exports write ids
 _DECIMAL = r"^-?[0-9]{1,15}(\.[0-9]{1,9})?$"
-_ICD10_HES = r"^[A-Z][0-9]{2}[0-9X]$"  # HES DIAG_4_nn: 3-character codes padded with X
-_ICD10 = r"^[A-Z][0-9]{2}(\.?[0-9A-Z]{1,2})?[X-]?$"
+# ICD-10 as delivered: 'K40.9', 'K409', 3-character codes padded ('I10X', 'I10-', 'I10X-'),
+# a 5th character ('M8405', the UK's chapter XIII sites) or a dagger / asterisk marker
+# ('A170D', 'G01XA', 'A17.0+', 'G01*'). canonical.icd10 removes the dots and fillers.
+_ICD10 = r"^[A-Z][0-9]{2}(\.?([0-9][0-9DAX]?|X[DA]?))?[-*+]?$"
+_ICD10_HES = _ICD10
 _OPCS4 = r"^[A-HJ-Z][0-9]{2}\.?[0-9]?$"
 _NHS = r"^[0-9]{10}$"
 
@@ -98,6 +122,12 @@ class Check:
     check: str
     argument: str
     reason: str
+    severity: str = "quarantine"
+    not_known: str = ""  # written instead of an invalid value (severity null); "" is NULL
+
+    @property
+    def quarantines(self) -> bool:
+        return self.severity == "quarantine"
 
 
 @dataclass(frozen=True)
@@ -117,6 +147,10 @@ def all_checks() -> tuple[Check, ...]:
     for c in checks:
         if c.check not in KINDS or c.reason not in REASONS:
             raise ChecksError(f"checks.csv: {c} has an unknown check or reason")
+        if c.severity not in SEVERITIES:
+            raise ChecksError(f"checks.csv: {c} has a severity not in {SEVERITIES}")
+        if c.not_known and c.quarantines:
+            raise ChecksError(f"checks.csv: {c} quarantines, so it has no not_known code")
     return checks
 
 
@@ -300,7 +334,8 @@ def _with_windows(pairs: list[tuple[str, Check]]) -> list[tuple[str, Check]]:
     for column, c in pairs:
         out.append((column, c))
         if c.check == "date":
-            out.append((column, Check(c.layout, c.column, "date_window", "", "date_out_of_range")))
+            window = Check(c.layout, c.column, "date_window", "", "date_out_of_range", c.severity)
+            out.append((column, window))
     return out
 
 
@@ -334,9 +369,10 @@ def _repeats(t: ir.Table, layout: Layout) -> ir.Table:
 
 
 def label(staged: ir.Table, layout: Layout, window: Window) -> ir.Table:
-    """Every staged row with ``_failed``: the index of the first check it fails in
-    ``labels(layout)``, or -1. Materialise it once; ``split`` it into accepted and
-    quarantined rows."""
+    """Every staged row with the result of every check: ``_f0``, ``_f1``... (did it fail
+    check i of ``labels(layout)``) and ``_failed``, the index of the first quarantining
+    check it fails, or -1. Materialise it once; ``split`` it into accepted and
+    quarantined rows, and take its ``issues``."""
     pairs = _with_windows(checks_for(layout))
     lookups = _Lookups.of(staged, pairs, window)
     needs_register = any(c.argument == "register" for _, c in pairs)
@@ -346,43 +382,160 @@ def label(staged: ir.Table, layout: Layout, window: Window) -> ir.Table:
     t = t.left_join(repeats, t[LINE] == repeats._repeat_line)
     first_copy, key_rank = t._first_copy.fill_null(True), t._key_rank.fill_null(0)
     fails += [~first_copy, first_copy & (key_rank > 0)]
-    failed = ibis.cases(*[(f, i) for i, f in enumerate(fails)], else_=-1)
-    return t.select(*layout.all_columns, LINE, _failed=failed)
+    fatal = [i for i, label in enumerate(labels(layout)) if label.quarantines]
+    failed = ibis.cases(*[(fails[i], i) for i in fatal], else_=-1) if fatal else ibis.literal(-1)
+    flags = {_flag(i): f for i, f in enumerate(fails)}
+    return t.select(*layout.all_columns, LINE, _failed=failed, **flags)
 
 
-def _labels(layout: Layout) -> list[tuple[str, str]]:
-    """(column, reason) of each check ``label`` numbers, in order."""
+def _flag(i: int) -> str:
+    return f"_f{i}"
+
+
+@dataclass(frozen=True)
+class Label:
+    """What check i of a layout's ``label`` records: the column, reason and severity."""
+
+    column: str  # a layout column; for duplicates "" (row) or the key columns joined by "+"
+    reason: str
+    severity: str
+    not_known: str = ""
+
+    @property
+    def quarantines(self) -> bool:
+        return self.severity == "quarantine"
+
+
+def labels(layout: Layout) -> list[Label]:
+    """What each check ``label`` numbers records, in order."""
     pairs = _with_windows(checks_for(layout))
-    return [(col, c.reason) for col, c in pairs] + [
-        ("", "duplicate_row"),
-        ("+".join(layout.key), "duplicate_key"),
+    return [Label(col, c.reason, c.severity, c.not_known) for col, c in pairs] + [
+        Label("", "duplicate_row", "quarantine"),
+        Label("+".join(layout.key), "duplicate_key", "quarantine"),
     ]
+
+
+def _integer_columns(layout: Layout) -> set[str]:
+    return {col for col, c in checks_for(layout) if c.check == "integer"}
+
+
+def _cleaned_values(checked: ir.Table, layout: Layout) -> dict[str, ir.Value]:
+    """The columns ``cleaned`` changes, as expressions on ``checked``."""
+    by_column: dict[str, list[tuple[int, Label]]] = {}
+    for i, label in enumerate(labels(layout)):
+        if not label.quarantines and label.column in checked.columns:
+            by_column.setdefault(label.column, []).append((i, label))
+    integers = _integer_columns(layout)
+    replaced = {}
+    for column in layout.all_columns:
+        value = checked[column]
+        if column in integers:
+            value = value.re_replace(r"\.0+$", "")
+        nulled = by_column.get(column, [])
+        if nulled:
+            replacement = [(checked[_flag(i)], _known(label)) for i, label in nulled]
+            value = ibis.cases(*replacement, else_=value)
+        if nulled or column in integers:
+            replaced[column] = value
+    return replaced
+
+
+def cleaned(checked: ir.Table, layout: Layout) -> ir.Table:
+    """A ``label``-led file with each value that failed a ``null`` check replaced by NULL
+    (or its "not known" code), and whole numbers written "123.0" as "123"; the flags,
+    ``_failed`` and ``_line`` are kept."""
+    replaced = _cleaned_values(checked, layout)
+    return checked.mutate(**replaced) if replaced else checked
+
+
+def _known(label: Label) -> ir.StringValue:
+    return ibis.literal(label.not_known) if label.not_known else ibis.null("string")
+
+
+def provider_code(checked: ir.Table, layout: Layout) -> ir.StringValue:
+    """A ``label``-led row's provider as data-quality tables may show it: the code when it
+    has the shape of its kind of code (ODS, practice, local authority) and passed its
+    checks; otherwise "invalid value", or "unknown" where there is none. Never another
+    raw value: a row whose columns shifted once put an NHS number in the provider's place."""
+    if layout.provider is None:
+        return ibis.literal(UNKNOWN_PROVIDER)
+    raw = checked[layout.provider]
+    value = _cleaned_values(checked, layout).get(layout.provider, raw)
+    shape = PROVIDER_SHAPES.get(layout.provider, ODS_SHAPE)
+    return ibis.cases(
+        (value.re_search(shape), value),
+        (raw.notnull(), INVALID_PROVIDER),
+        else_=UNKNOWN_PROVIDER,
+    )
 
 
 def split(checked: ir.Table, layout: Layout) -> tuple[ir.Table, ir.Table]:
     """(accepted, quarantined) rows of a ``label``-led file.
 
-    accepted keeps the staged columns and ``_line``; quarantined has ``line``,
-    ``provider_code``, ``column``, ``value`` and ``reason``, one row per quarantined row.
+    accepted keeps the staged columns (``cleaned``) and ``_line``; quarantined has
+    ``line``, ``provider_code``, ``column``, ``value`` and ``reason``, one row per
+    quarantined row, for the first quarantining check it failed.
     """
     columns = list(layout.all_columns)
-    accepted = checked.filter(checked._failed == -1).select(*columns, LINE)
+    clean = cleaned(checked, layout)
+    accepted = clean.filter(clean._failed == -1).select(*columns, LINE)
     bad = checked.filter(checked._failed >= 0)
-    labels = _labels(layout)
+    found = labels(layout)
     key = _key_text(bad, layout.key)
 
     def pick(values):
         return ibis.cases(*[(bad._failed == i, v) for i, v in enumerate(values)])
 
-    provider = bad[layout.provider] if layout.provider else ibis.null("string")
     quarantined = bad.select(
         line=bad[LINE],
-        provider_code=provider,
-        column=pick([ibis.literal(col) for col, _ in labels]),
-        value=pick([bad[col] if col in bad.columns else key for col, _ in labels[:-2]] + ["", key]),
-        reason=pick([ibis.literal(r) for _, r in labels]),
+        provider_code=provider_code(bad, layout),
+        column=pick([ibis.literal(label.column) for label in found]),
+        value=pick([_value(bad, label, key) for label in found]),
+        reason=pick([ibis.literal(label.reason) for label in found]),
     )
     return accepted, quarantined
+
+
+def _value(t: ir.Table, label: Label, key: ir.StringValue) -> ir.StringValue:
+    if label.reason == "duplicate_row":
+        return ibis.literal("")
+    return t[label.column] if label.column in t.columns else key
+
+
+def issues(checked: ir.Table, layout: Layout) -> ir.Table:
+    """Every failure of every row of a ``label``-led file: ``line``, ``provider_code``,
+    ``column``, ``value`` (as delivered), ``reason`` and ``action`` (``quarantined``
+    when the row was, else ``nulled``). One row per failed check.
+
+    Only rows with a failure are unpacked: an array of the failed checks' numbers,
+    unnested, so the file is read once whatever the number of checks.
+    """
+    found = labels(layout)
+    flags = [_flag(i) for i in range(len(found))]
+    anything = functools.reduce(operator.or_, [checked[f] for f in flags])
+    rows = checked.filter(anything)
+    numbers = [ibis.cases((rows[f], i), else_=ibis.null("int64")) for i, f in enumerate(flags)]
+    rows = rows.select(
+        *layout.all_columns,
+        LINE,
+        "_failed",
+        _provider=provider_code(rows, layout),
+        _check=ibis.array(numbers).unnest(),
+    )
+    rows = rows.filter(rows._check.notnull())
+    key = _key_text(rows, layout.key)
+
+    def pick(values):
+        return ibis.cases(*[(rows._check == i, v) for i, v in enumerate(values)])
+
+    return rows.select(
+        line=rows[LINE],
+        provider_code=rows._provider,
+        column=pick([ibis.literal(label.column) for label in found]),
+        value=pick([_value(rows, label, key) for label in found]),
+        reason=pick([ibis.literal(label.reason) for label in found]),
+        action=ibis.cases((rows._failed >= 0, "quarantined"), else_="nulled"),
+    )
 
 
 def evaluate(staged: ir.Table, layout: Layout, window: Window) -> tuple[ir.Table, ir.Table]:

@@ -101,7 +101,8 @@ _LAYOUTS = (
         optional=("EPISTAT", "EPITYPE", "STARTAGE", *APC_OPERATION_DATES),
         nulls=_nulls(HES_NULL_DATES, ("DOB", "ADMIDATE", "EPISTART", "EPIEND", "DISDATE"))
         | _nulls(HES_NULL_DATES, APC_OPERATION_DATES)
-        | _nulls(OPCS_NULLS, APC_OPERATIONS),
+        | _nulls(OPCS_NULLS, APC_OPERATIONS)
+        | _nulls(OPCS_NULLS, APC_DIAGNOSES),  # HES: '-' no diagnosis, '&' not known
     ),
     Layout(
         "hes_op",
@@ -110,7 +111,9 @@ _LAYOUTS = (
         ("ATTENDKEY", "PROCODE3", *_HES_PATIENT, "APPTDATE", "ATTENDED", "FIRSTATT")
         + ("MAINSPEF", "TRETSPEF", *OP_DIAGNOSES, *OP_OPERATIONS),
         optional=("STAFFTYP",),
-        nulls=_nulls(HES_NULL_DATES, ("DOB", "APPTDATE")) | _nulls(OPCS_NULLS, OP_OPERATIONS),
+        nulls=_nulls(HES_NULL_DATES, ("DOB", "APPTDATE"))
+        | _nulls(OPCS_NULLS, OP_OPERATIONS)
+        | _nulls(OPCS_NULLS, OP_DIAGNOSES),  # HES: '-' no diagnosis, '&' not known
     ),
     Layout(
         "ecds",

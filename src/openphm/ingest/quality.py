@@ -1,10 +1,13 @@
 """The data quality report: completeness, validity and timeliness by source and provider.
 
 Aggregates only (counts of records), built from what ingest read, accepted and
-quarantined; the publish stage puts them through the disclosure gate.
+quarantined; the publish stage puts them through the disclosure gate. A provider is
+shown only as a code of its kind's shape that passed its checks (``checks.provider_code``).
 
 - ``dq_files``: per source file, rows read, accepted and quarantined (these reconcile).
-- ``dq_validity``: per source, provider and reason, the rows quarantined.
+- ``dq_validity``: per source, provider, column, reason and action (``quarantined``: the row
+  was; ``nulled``: the value was, and the row kept), the failures found. Every failure of a
+  row counts, not only the first, so a row can count under several columns.
 - ``dq_completeness``: per source, provider and required column, accepted rows and those
   with a value.
 - ``dq_timeliness``: per source, provider and month of activity, accepted rows: a month
@@ -19,10 +22,10 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from openphm.ingest.checks import as_date
+from openphm.ingest.checks import UNKNOWN_PROVIDER, as_date, cleaned, provider_code
 from openphm.ingest.layouts import Layout
 
-UNKNOWN = "unknown"
+UNKNOWN = UNKNOWN_PROVIDER
 # The column dating each layout's activity, for timeliness.
 ACTIVITY_DATE = {
     "hes_apc": "ADMIDATE",
@@ -52,7 +55,9 @@ SCHEMAS = {
     "dq_validity": {
         "source": "string",
         "provider_code": "string",
+        "column": "string",
         "reason": "string",
+        "action": "string",
         "rows": "int64",
     },
     "dq_completeness": {
@@ -69,11 +74,6 @@ SCHEMAS = {
         "rows": "int64",
     },
 }
-
-
-def _provider(t: ir.Table, layout: Layout) -> ir.StringValue:
-    column = t[layout.provider] if layout.provider else ibis.null("string")
-    return column.fill_null(UNKNOWN)
 
 
 def _completeness_columns(layout: Layout) -> list[str]:
@@ -96,17 +96,16 @@ class FileProfile:
 def profile(checked: ir.Table, layout: Layout, source: str) -> FileProfile:
     """Counts, completeness and timeliness of a checked file (``checks.label``), in one
     query: accepted and quarantined rows and each required column's values, by
-    provider and month of activity."""
+    provider and month of activity. A value nulled by its checks is not complete."""
     columns = _completeness_columns(layout)
     date_column = ACTIVITY_DATE.get(layout.name)
+    t = cleaned(checked.mutate(_provider=provider_code(checked, layout)), layout)
     month = (
-        as_date(checked[date_column]).strftime("%Y-%m").fill_null(UNKNOWN)
+        as_date(t[date_column]).strftime("%Y-%m").fill_null(UNKNOWN)
         if date_column
         else ibis.literal(UNKNOWN)
     )
-    t = checked.mutate(
-        _provider=_provider(checked, layout), _month=month, _ok=checked._failed == -1
-    )
+    t = t.mutate(_month=month, _ok=t._failed == -1)
     wide = (
         t.group_by(["_provider", "_month"])
         .aggregate(

@@ -2,10 +2,12 @@
 
 For each configured source, in order (the GP register first, since other files'
 dates are checked against its births and deaths): read the file to staging
-Parquet (``reader``), run the checks (``checks``), map the accepted rows to
-staged canonical tables (``canonical``), and count. Bad rows go to the
-restricted ``quarantine/ingest/quarantine.parquet`` with their source, file,
-line, column, value and reason. The staged tables hold raw NHS numbers and
+Parquet (``reader``), run the checks (``checks``), map the accepted rows (their
+unusable values nulled) to staged canonical tables (``canonical``), and count.
+Rows that cannot be used go to the restricted ``quarantine/ingest/quarantine.parquet``
+with their source, file, line, column, value and reason, one row each; every failure
+of every row, quarantined or nulled, goes to ``quarantine/ingest/field_issues.parquet``
+and is counted in ``dq_validity``. The staged tables hold raw NHS numbers and
 demographics: the link stage consumes them.
 """
 
@@ -26,7 +28,7 @@ from openphm import engine
 from openphm.config import Source
 from openphm.ingest import quality, staged
 from openphm.ingest.canonical import MAPPERS
-from openphm.ingest.checks import Window, label, split
+from openphm.ingest.checks import Window, issues, label, split
 from openphm.ingest.layouts import LAYOUTS
 from openphm.ingest.reader import IngestError, ReadResult, read_csv, read_parquet
 from openphm.model import table_spec
@@ -45,6 +47,8 @@ QUARANTINE = {
     "value": "string",
     "reason": "string",
 }
+# Every failure of every row: the quarantine's columns and what was done.
+FIELD_ISSUES = {**QUARANTINE, "action": "string"}
 
 
 def _register(accepted: ir.Table) -> ir.Table:
@@ -69,6 +73,7 @@ def _read(path: Path, source: Source, out: Path) -> ReadResult:
 
 
 def _rejects(result: ReadResult, name: str, shown_path: str) -> pd.DataFrame:
+    """The reader's rejected lines, as quarantine rows (each is also a field issue)."""
     return pd.DataFrame(
         {
             "source": name,
@@ -112,6 +117,7 @@ def build(inp: StageInput) -> StageOutput:
     parts: dict[str, list[ir.Table]] = defaultdict(list)
     quarantine_frames: list[pd.DataFrame] = []
     quarantine_tables: list[ir.Table] = []
+    issue_tables: list[ir.Table] = []
     dq: dict[str, list[pd.DataFrame]] = defaultdict(list)
     files = []
     scratch_names: list[str] = []
@@ -150,9 +156,9 @@ def build(inp: StageInput) -> StageOutput:
                 }
             )
             quarantine_frames.append(_rejects(result, name, shown))
-            quarantine_tables.append(
-                bad.mutate(source=ibis.literal(name), file=ibis.literal(shown))
-            )
+            where = {"source": ibis.literal(name), "file": ibis.literal(shown)}
+            quarantine_tables.append(bad.mutate(**where))
+            issue_tables.append(issues(checked, layout).mutate(**where))
             if layout.name in REGISTER_LAYOUTS:
                 # Every later file is checked against it: computed once.
                 register = engine.scratch_table(con, "_ingest_register", _register(accepted))
@@ -171,11 +177,14 @@ def build(inp: StageInput) -> StageOutput:
         raise
     reading.shutdown()
     quarantine = _quarantine(quarantine_frames, quarantine_tables)
-    validity = quarantine.group_by(["source", "provider_code", "reason"]).aggregate(
-        rows=quarantine.count()
-    )
+    rejects = [f.assign(action="quarantined") for f in quarantine_frames]
+    field_issues = _field_issues(rejects, issue_tables)
+    validity = field_issues.group_by(
+        ["source", "provider_code", "column", "reason", "action"]
+    ).aggregate(rows=field_issues.count())
     restricted = {name: _union(parts[name], schema) for name, schema in staged.SCHEMAS.items()}
     restricted["quarantine"] = quarantine
+    restricted["field_issues"] = field_issues
     tables = {}
     for name in DIRECT:
         tables[name] = _union(parts[name], table_spec(name).schema())
@@ -189,6 +198,7 @@ def build(inp: StageInput) -> StageOutput:
         tables=tables,
         rows_quarantined=bad_rows,
         rows_read=read,
+        rows_out=sum(f["rows_accepted"] for f in files),
         restricted=restricted,
         counts={"files": files},
         cleanup=[scratch, *[_dropper(con, n) for n in reversed(scratch_names)]],
@@ -200,9 +210,18 @@ def _dropper(con, name: str):
 
 
 def _quarantine(frames: list[pd.DataFrame], tables: list[ir.Table]) -> ir.Table:
-    schema = ibis.schema(QUARANTINE)
+    return _rows(QUARANTINE, frames, tables)
+
+
+def _field_issues(frames: list[pd.DataFrame], tables: list[ir.Table]) -> ir.Table:
+    return _rows(FIELD_ISSUES, frames, tables)
+
+
+def _rows(columns: dict[str, str], frames: list[pd.DataFrame], tables: list[ir.Table]):
+    """The reader's rejects (in memory) and the checks' rows (in the engine), as one table."""
+    schema = ibis.schema(columns)
     rejects = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(schema))
-    parts = [ibis.memtable(rejects.astype({"line": "int64"}), schema=schema)]
+    parts = [ibis.memtable(rejects[list(schema)].astype({"line": "int64"}), schema=schema)]
     parts += [staged.conform(t, schema) for t in tables]
     return ibis.union(*parts)
 
