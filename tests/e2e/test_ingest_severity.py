@@ -84,6 +84,8 @@ def test_rows_read_are_rows_accepted_plus_quarantined_and_rows_out_is_accepted(i
     (f,) = summary.counts["files"]
     assert (f["rows_read"], f["rows_accepted"], f["rows_quarantined"]) == (6, 5, 1)
     assert (summary.rows_in, summary.rows_out, summary.rows_quarantined) == (6, 5, 1)
+    # Rows 3 and 6 were kept with values nulled: the summary says so.
+    assert any(n.startswith("apc: 2 of 5 rows kept had values that failed") for n in summary.notes)
 
 
 def test_one_quarantine_row_per_unusable_row(ingested):

@@ -384,11 +384,12 @@ def label(staged: ir.Table, layout: Layout, window: Window) -> ir.Table:
     fails += [~first_copy, first_copy & (key_rank > 0)]
     fatal = [i for i, label in enumerate(labels(layout)) if label.quarantines]
     failed = ibis.cases(*[(fails[i], i) for i in fatal], else_=-1) if fatal else ibis.literal(-1)
-    flags = {_flag(i): f for i, f in enumerate(fails)}
+    flags = {flag(i): f for i, f in enumerate(fails)}
     return t.select(*layout.all_columns, LINE, _failed=failed, **flags)
 
 
-def _flag(i: int) -> str:
+def flag(i: int) -> str:
+    """The column of ``label``'s result that says whether check i failed."""
     return f"_f{i}"
 
 
@@ -433,7 +434,7 @@ def _cleaned_values(checked: ir.Table, layout: Layout) -> dict[str, ir.Value]:
             value = value.re_replace(r"\.0+$", "")
         nulled = by_column.get(column, [])
         if nulled:
-            replacement = [(checked[_flag(i)], _known(label)) for i, label in nulled]
+            replacement = [(checked[flag(i)], _known(label)) for i, label in nulled]
             value = ibis.cases(*replacement, else_=value)
         if nulled or column in integers:
             replaced[column] = value
@@ -511,7 +512,7 @@ def issues(checked: ir.Table, layout: Layout) -> ir.Table:
     unnested, so the file is read once whatever the number of checks.
     """
     found = labels(layout)
-    flags = [_flag(i) for i in range(len(found))]
+    flags = [flag(i) for i in range(len(found))]
     anything = functools.reduce(operator.or_, [checked[f] for f in flags])
     rows = checked.filter(anything)
     numbers = [ibis.cases((rows[f], i), else_=ibis.null("int64")) for i, f in enumerate(flags)]

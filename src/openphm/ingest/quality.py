@@ -16,13 +16,22 @@ shown only as a code of its kind's shape that passed its checks (``checks.provid
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from openphm.ingest.checks import UNKNOWN_PROVIDER, as_date, cleaned, provider_code
+from openphm.ingest.checks import (
+    UNKNOWN_PROVIDER,
+    as_date,
+    cleaned,
+    flag,
+    labels,
+    provider_code,
+)
 from openphm.ingest.layouts import Layout
 
 UNKNOWN = UNKNOWN_PROVIDER
@@ -89,6 +98,7 @@ class FileProfile:
 
     accepted: int
     quarantined: int
+    nulled: int  # accepted rows with at least one value nulled (or set to "not known")
     completeness: pd.DataFrame  # as dq_completeness
     timeliness: pd.DataFrame  # as dq_timeliness
 
@@ -105,19 +115,24 @@ def profile(checked: ir.Table, layout: Layout, source: str) -> FileProfile:
         if date_column
         else ibis.literal(UNKNOWN)
     )
-    t = t.mutate(_month=month, _ok=t._failed == -1)
+    nullable = [flag(i) for i, label in enumerate(labels(layout)) if not label.quarantines]
+    touched = functools.reduce(operator.or_, [t[f] for f in nullable], ibis.literal(False))
+    t = t.mutate(_month=month, _ok=t._failed == -1, _touched=touched)
     wide = (
         t.group_by(["_provider", "_month"])
         .aggregate(
             _rows=t.count(where=t._ok),
             _bad=t.count(where=~t._ok),
+            _nulled=t.count(where=t._ok & t._touched),
             **{f"c{i}": t[c].count(where=t._ok) for i, c in enumerate(columns)},
         )
         .to_pandas()
     )
     accepted = wide[wide["_rows"] > 0]
     by_provider = (
-        accepted.drop(columns=["_month", "_bad"]).groupby("_provider", as_index=False).sum()
+        accepted.drop(columns=["_month", "_bad", "_nulled"])
+        .groupby("_provider", as_index=False)
+        .sum()
     )
     completeness = [
         pd.DataFrame(
@@ -142,6 +157,7 @@ def profile(checked: ir.Table, layout: Layout, source: str) -> FileProfile:
     return FileProfile(
         accepted=int(wide["_rows"].sum()),
         quarantined=int(wide["_bad"].sum()),
+        nulled=int(wide["_nulled"].sum()),
         completeness=pd.concat(completeness, ignore_index=True)
         if completeness
         else _empty("dq_completeness"),

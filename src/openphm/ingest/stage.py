@@ -120,6 +120,7 @@ def build(inp: StageInput) -> StageOutput:
     issue_tables: list[ir.Table] = []
     dq: dict[str, list[pd.DataFrame]] = defaultdict(list)
     files = []
+    notes: list[str] = []
     scratch_names: list[str] = []
     ordered = _ordered(sources)
     # Files are read ahead, in parallel (pyarrow parses without the GIL), while the
@@ -155,6 +156,12 @@ def build(inp: StageInput) -> StageOutput:
                     "rows_quarantined": n_bad + len(result.rejects),
                 }
             )
+            if counted.nulled:
+                notes.append(
+                    f"{name}: {counted.nulled:,} of {n_accepted:,} rows kept had values that "
+                    "failed their checks, now NULL or the Data Dictionary's 'not known' code "
+                    "(dq_validity counts them by column and reason)"
+                )
             quarantine_frames.append(_rejects(result, name, shown))
             where = {"source": ibis.literal(name), "file": ibis.literal(shown)}
             quarantine_tables.append(bad.mutate(**where))
@@ -201,6 +208,7 @@ def build(inp: StageInput) -> StageOutput:
         rows_out=sum(f["rows_accepted"] for f in files),
         restricted=restricted,
         counts={"files": files},
+        notes=notes,
         cleanup=[scratch, *[_dropper(con, n) for n in reversed(scratch_names)]],
     )
 
