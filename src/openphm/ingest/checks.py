@@ -373,18 +373,24 @@ def label(staged: ir.Table, layout: Layout, window: Window) -> ir.Table:
     check i of ``labels(layout)``) and ``_failed``, the index of the first quarantining
     check it fails, or -1. Materialise it once; ``split`` it into accepted and
     quarantined rows, and take its ``issues``."""
-    pairs = _with_windows(checks_for(layout))
+    every = _with_windows(checks_for(layout))
+    # Checks are numbered in ``labels(layout)``'s order whichever of them apply, so a
+    # source that runs only some (the NHS number checks of a pseudonymised one) keeps
+    # the numbers: each later step reads the flags the checked table has.
+    number = {pair: i for i, pair in enumerate(every)}
+    pairs = every
     lookups = _Lookups.of(staged, pairs, window)
     needs_register = any(c.argument == "register" for _, c in pairs)
     t = _with_register(staged, layout, window) if needs_register else staged
-    fails = [_fails(t, col, c, lookups).fill_null(False) for col, c in pairs]
+    fails = {number[col, c]: _fails(t, col, c, lookups).fill_null(False) for col, c in pairs}
     repeats = _repeats(staged, layout)
     t = t.left_join(repeats, t[LINE] == repeats._repeat_line)
     first_copy, key_rank = t._first_copy.fill_null(True), t._key_rank.fill_null(0)
-    fails += [~first_copy, first_copy & (key_rank > 0)]
-    fatal = [i for i, label in enumerate(labels(layout)) if label.quarantines]
+    fails[len(every)] = ~first_copy
+    fails[len(every) + 1] = first_copy & (key_rank > 0)
+    fatal = [i for i, label in enumerate(labels(layout)) if label.quarantines and i in fails]
     failed = ibis.cases(*[(fails[i], i) for i in fatal], else_=-1) if fatal else ibis.literal(-1)
-    flags = {flag(i): f for i, f in enumerate(fails)}
+    flags = {flag(i): fails[i] for i in sorted(fails)}
     return t.select(*layout.all_columns, LINE, _failed=failed, **flags)
 
 
@@ -416,6 +422,11 @@ def labels(layout: Layout) -> list[Label]:
     ]
 
 
+def _checked_labels(checked: ir.Table, layout: Layout) -> list[tuple[int, Label]]:
+    """(number, label) of the checks a ``label``-led table ran."""
+    return [(i, lb) for i, lb in enumerate(labels(layout)) if flag(i) in checked.columns]
+
+
 def _integer_columns(layout: Layout) -> set[str]:
     return {col for col, c in checks_for(layout) if c.check == "integer"}
 
@@ -423,7 +434,7 @@ def _integer_columns(layout: Layout) -> set[str]:
 def _cleaned_values(checked: ir.Table, layout: Layout) -> dict[str, ir.Value]:
     """The columns ``cleaned`` changes, as expressions on ``checked``."""
     by_column: dict[str, list[tuple[int, Label]]] = {}
-    for i, label in enumerate(labels(layout)):
+    for i, label in _checked_labels(checked, layout):
         if not label.quarantines and label.column in checked.columns:
             by_column.setdefault(label.column, []).append((i, label))
     integers = _integer_columns(layout)
@@ -512,10 +523,10 @@ def issues(checked: ir.Table, layout: Layout) -> ir.Table:
     unnested, so the file is read once whatever the number of checks.
     """
     found = labels(layout)
-    flags = [flag(i) for i in range(len(found))]
-    anything = functools.reduce(operator.or_, [checked[f] for f in flags])
+    ran = [i for i, _ in _checked_labels(checked, layout)]
+    anything = functools.reduce(operator.or_, [checked[flag(i)] for i in ran])
     rows = checked.filter(anything)
-    numbers = [ibis.cases((rows[f], i), else_=ibis.null("int64")) for i, f in enumerate(flags)]
+    numbers = [ibis.cases((rows[flag(i)], i), else_=ibis.null("int64")) for i in ran]
     rows = rows.select(
         *layout.all_columns,
         LINE,

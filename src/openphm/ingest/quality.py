@@ -115,7 +115,11 @@ def profile(checked: ir.Table, layout: Layout, source: str) -> FileProfile:
         if date_column
         else ibis.literal(UNKNOWN)
     )
-    nullable = [flag(i) for i, label in enumerate(labels(layout)) if not label.quarantines]
+    nullable = [
+        flag(i)
+        for i, label in enumerate(labels(layout))
+        if not label.quarantines and flag(i) in checked.columns
+    ]
     touched = functools.reduce(operator.or_, [t[f] for f in nullable], ibis.literal(False))
     t = t.mutate(_month=month, _ok=t._failed == -1, _touched=touched)
     wide = (
