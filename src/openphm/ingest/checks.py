@@ -369,10 +369,12 @@ def _repeats(t: ir.Table, layout: Layout) -> ir.Table:
 
 
 def label(staged: ir.Table, layout: Layout, window: Window) -> ir.Table:
-    """Every staged row with the result of every check: ``_f0``, ``_f1``... (did it fail
-    check i of ``labels(layout)``) and ``_failed``, the index of the first quarantining
-    check it fails, or -1. Materialise it once; ``split`` it into accepted and
-    quarantined rows, and take its ``issues``."""
+    """Every staged row, checked: each value that failed a ``null`` check replaced by NULL
+    (or its "not known" code) and whole numbers written "123.0" as "123"; ``_raw_COLUMN``,
+    the value as delivered where it was replaced; ``_f0``, ``_f1``... (did it fail check
+    i of ``labels(layout)``); and ``_failed``, the index of the first quarantining check
+    it fails, or -1. Materialise it once; ``split`` it into accepted and quarantined
+    rows, and take its ``issues``."""
     every = _with_windows(checks_for(layout))
     # Checks are numbered in ``labels(layout)``'s order whichever of them apply, so a
     # source that runs only some (the NHS number checks of a pseudonymised one) keeps
@@ -388,10 +390,45 @@ def label(staged: ir.Table, layout: Layout, window: Window) -> ir.Table:
     first_copy, key_rank = t._first_copy.fill_null(True), t._key_rank.fill_null(0)
     fails[len(every)] = ~first_copy
     fails[len(every) + 1] = first_copy & (key_rank > 0)
-    fatal = [i for i, label in enumerate(labels(layout)) if label.quarantines and i in fails]
+    found = labels(layout)
+    fatal = [i for i in sorted(fails) if found[i].quarantines]
     failed = ibis.cases(*[(fails[i], i) for i in fatal], else_=-1) if fatal else ibis.literal(-1)
+    values, raws = _cleaned(t, layout, {i: f for i, f in fails.items() if not found[i].quarantines})
     flags = {flag(i): fails[i] for i in sorted(fails)}
-    return t.select(*layout.all_columns, LINE, _failed=failed, **flags)
+    return t.select(**values, **{LINE: t[LINE]}, _failed=failed, **raws, **flags)
+
+
+def _cleaned(
+    t: ir.Table, layout: Layout, nullable: dict[int, ir.BooleanValue]
+) -> tuple[dict[str, ir.Value], dict[str, ir.Value]]:
+    """(each column's value as accepted, ``_raw_COLUMN`` where a value can be replaced)."""
+    found = labels(layout)
+    by_column: dict[str, list[int]] = {}
+    for i in sorted(nullable):
+        by_column.setdefault(found[i].column, []).append(i)
+    integers = _integer_columns(layout)
+    values, raws = {}, {}
+    for column in layout.all_columns:
+        value = t[column]
+        if column in integers:
+            value = value.re_replace(r"\.0+$", "")
+        nulled = by_column.get(column, [])
+        if nulled:
+            value = ibis.cases(*[(nullable[i], _known(found[i])) for i in nulled], else_=value)
+            hit = functools.reduce(operator.or_, [nullable[i] for i in nulled])
+            raws[_raw(column)] = ibis.cases((hit, t[column]), else_=ibis.null("string"))
+        values[column] = value
+    return values, raws
+
+
+def _raw(column: str) -> str:
+    return f"_raw_{column}"
+
+
+def delivered(t: ir.Table, column: str) -> ir.StringValue:
+    """A column's value as delivered, in a ``label``-led table."""
+    raw = _raw(column)
+    return ibis.coalesce(t[raw], t[column]) if raw in t.columns else t[column]
 
 
 def flag(i: int) -> str:
@@ -431,35 +468,6 @@ def _integer_columns(layout: Layout) -> set[str]:
     return {col for col, c in checks_for(layout) if c.check == "integer"}
 
 
-def _cleaned_values(checked: ir.Table, layout: Layout) -> dict[str, ir.Value]:
-    """The columns ``cleaned`` changes, as expressions on ``checked``."""
-    by_column: dict[str, list[tuple[int, Label]]] = {}
-    for i, label in _checked_labels(checked, layout):
-        if not label.quarantines and label.column in checked.columns:
-            by_column.setdefault(label.column, []).append((i, label))
-    integers = _integer_columns(layout)
-    replaced = {}
-    for column in layout.all_columns:
-        value = checked[column]
-        if column in integers:
-            value = value.re_replace(r"\.0+$", "")
-        nulled = by_column.get(column, [])
-        if nulled:
-            replacement = [(checked[flag(i)], _known(label)) for i, label in nulled]
-            value = ibis.cases(*replacement, else_=value)
-        if nulled or column in integers:
-            replaced[column] = value
-    return replaced
-
-
-def cleaned(checked: ir.Table, layout: Layout) -> ir.Table:
-    """A ``label``-led file with each value that failed a ``null`` check replaced by NULL
-    (or its "not known" code), and whole numbers written "123.0" as "123"; the flags,
-    ``_failed`` and ``_line`` are kept."""
-    replaced = _cleaned_values(checked, layout)
-    return checked.mutate(**replaced) if replaced else checked
-
-
 def _known(label: Label) -> ir.StringValue:
     return ibis.literal(label.not_known) if label.not_known else ibis.null("string")
 
@@ -471,8 +479,7 @@ def provider_code(checked: ir.Table, layout: Layout) -> ir.StringValue:
     raw value: a row whose columns shifted once put an NHS number in the provider's place."""
     if layout.provider is None:
         return ibis.literal(UNKNOWN_PROVIDER)
-    raw = checked[layout.provider]
-    value = _cleaned_values(checked, layout).get(layout.provider, raw)
+    raw, value = delivered(checked, layout.provider), checked[layout.provider]
     shape = PROVIDER_SHAPES.get(layout.provider, ODS_SHAPE)
     return ibis.cases(
         (value.re_search(shape), value),
@@ -484,13 +491,12 @@ def provider_code(checked: ir.Table, layout: Layout) -> ir.StringValue:
 def split(checked: ir.Table, layout: Layout) -> tuple[ir.Table, ir.Table]:
     """(accepted, quarantined) rows of a ``label``-led file.
 
-    accepted keeps the staged columns (``cleaned``) and ``_line``; quarantined has
+    accepted keeps the staged columns (as ``label`` left them) and ``_line``; quarantined has
     ``line``, ``provider_code``, ``column``, ``value`` and ``reason``, one row per
     quarantined row, for the first quarantining check it failed.
     """
     columns = list(layout.all_columns)
-    clean = cleaned(checked, layout)
-    accepted = clean.filter(clean._failed == -1).select(*columns, LINE)
+    accepted = checked.filter(checked._failed == -1).select(*columns, LINE)
     bad = checked.filter(checked._failed >= 0)
     found = labels(layout)
     key = _key_text(bad, layout.key)
@@ -511,7 +517,7 @@ def split(checked: ir.Table, layout: Layout) -> tuple[ir.Table, ir.Table]:
 def _value(t: ir.Table, label: Label, key: ir.StringValue) -> ir.StringValue:
     if label.reason == "duplicate_row":
         return ibis.literal("")
-    return t[label.column] if label.column in t.columns else key
+    return delivered(t, label.column) if label.column in t.columns else key
 
 
 def issues(checked: ir.Table, layout: Layout) -> ir.Table:
@@ -528,9 +534,9 @@ def issues(checked: ir.Table, layout: Layout) -> ir.Table:
     rows = checked.filter(anything)
     numbers = [ibis.cases((rows[flag(i)], i), else_=ibis.null("int64")) for i in ran]
     rows = rows.select(
-        *layout.all_columns,
-        LINE,
-        "_failed",
+        **{c: delivered(rows, c) for c in layout.all_columns},
+        **{LINE: rows[LINE]},
+        _failed=rows._failed,
         _provider=provider_code(rows, layout),
         _check=ibis.array(numbers).unnest(),
     )

@@ -27,7 +27,6 @@ import pandas as pd
 from openphm.ingest.checks import (
     UNKNOWN_PROVIDER,
     as_date,
-    cleaned,
     flag,
     labels,
     provider_code,
@@ -109,7 +108,7 @@ def profile(checked: ir.Table, layout: Layout, source: str) -> FileProfile:
     provider and month of activity. A value nulled by its checks is not complete."""
     columns = _completeness_columns(layout)
     date_column = ACTIVITY_DATE.get(layout.name)
-    t = cleaned(checked.mutate(_provider=provider_code(checked, layout)), layout)
+    t = checked.mutate(_provider=provider_code(checked, layout))
     month = (
         as_date(t[date_column]).strftime("%Y-%m").fill_null(UNKNOWN)
         if date_column
