@@ -46,6 +46,9 @@ __all__ = [
     "EMERGENCY_ADMISSION_METHODS",
     "ETHNIC_CATEGORIES",
     "GP_EVENT_CODE_SYSTEMS",
+    "HES_ETHNIC_CATEGORIES",
+    "HES_ETHNOS_AS_ETHNIC_CATEGORY",
+    "HES_SEX_AS_SEX",
     "LINK_METHODS",
     "ORGANISATION_KINDS",
     "PROCEDURE_CODE_SYSTEMS",
@@ -105,6 +108,47 @@ ETHNIC_CATEGORIES: Mapping[str, str] = _frozen(
     }
 )
 
+#: HES ETHNOS (HES Data Dictionary): the ETHNIC CATEGORY codes above, plus HES's own "X"
+#: (not known) and, in years before 2001-02, the 1991 census codes "0" to "8" and "9" (not
+#: given). Valid values as delivered: which of them the person table keeps is canonical's call.
+HES_ETHNIC_CATEGORIES: Mapping[str, str] = _frozen(
+    {
+        **ETHNIC_CATEGORIES,
+        "X": "Not known",
+        "0": "White (before 2001-02)",
+        "1": "Black - Caribbean (before 2001-02)",
+        "2": "Black - African (before 2001-02)",
+        "3": "Black - Other (before 2001-02)",
+        "4": "Indian (before 2001-02)",
+        "5": "Pakistani (before 2001-02)",
+        "6": "Bangladeshi (before 2001-02)",
+        "7": "Chinese (before 2001-02)",
+        "8": "Any other ethnic group (before 2001-02)",
+        "9": "Not given (before 2001-02)",
+    }
+)
+
+#: HES's own codes as the person table keeps them (ETHNIC CATEGORY, PERSON STATED GENDER
+#: CODE): HES ETHNOS X (not known) and the 1991 census codes of years before 2001-02, which
+#: map one to one where the 2001 classification kept the group; the 1991 "White" (0) has no
+#: single 2001 category, so it is not known rather than guessed. HES SEX 0 is "not known".
+HES_ETHNOS_AS_ETHNIC_CATEGORY: Mapping[str, str] = _frozen(
+    {
+        "X": "99",
+        "9": "Z",
+        "0": "99",
+        "1": "M",
+        "2": "N",
+        "3": "P",
+        "4": "H",
+        "5": "J",
+        "6": "K",
+        "7": "R",
+        "8": "S",
+    }
+)
+HES_SEX_AS_SEX: Mapping[str, str] = _frozen({"0": "X"})
+
 #: Care settings an encounter can belong to.
 SETTINGS: Mapping[str, str] = _frozen(
     {
@@ -142,6 +186,8 @@ ADMISSION_METHODS: Mapping[str, str] = _frozen(
         "83": "Other admission: baby born outside the provider, except at home as intended",
         "84": "Other admission: admissions panel of a high security psychiatric hospital",
         "89": "Other admission: high security psychiatric hospital admissions waiting list",
+        "98": "Not applicable",
+        "99": "Not known",
     }
 )
 

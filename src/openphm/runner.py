@@ -54,6 +54,9 @@ class StageOutput:
     published: list[GatedTable] = field(default_factory=list)
     rows_quarantined: int = 0
     rows_read: int | None = None  # rows read from files, for stages whose inputs are files
+    # Rows the stage kept (ingest: rows accepted), where its output tables' rows are not
+    # that count (ingest's outputs are data-quality aggregates).
+    rows_out: int | None = None
     # Row-level files for the restricted quarantine/ folder (bad rows, clerical review),
     # never published: name -> table.
     restricted: dict[str, Any] = field(default_factory=dict)
@@ -211,7 +214,7 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
     return StageSummary(
         stage=stage.name,
         rows_in=rows_in if result.rows_read is None else result.rows_read,
-        rows_out=sum(d["rows"] for d in out_desc),
+        rows_out=sum(d["rows"] for d in out_desc) if result.rows_out is None else result.rows_out,
         rows_quarantined=result.rows_quarantined,
         seconds=round(time.perf_counter() - started, 3),
         published=tuple(p.path for p in published),

@@ -31,6 +31,17 @@ EXPECTED_REASON = {
     "duplicate_row": "duplicate_row",
 }
 UNKNOWN_CODE_REASON = {"extracts/hes_apc": "invalid_icd10"}  # elsewhere SNOMED
+# What each kind of fault does to its row (checks.csv's severities): an invalid NHS number
+# or code is nulled and the row kept, except where the row is nothing without it.
+QUARANTINES = {"impossible_date", "end_before_start", "duplicate_row"}
+# The sources whose records carry a date of birth, sex and postcode to link on, and whose
+# encounters are keyed by the line's record key.
+WITH_DEMOGRAPHICS = ("ambulance_incidents", "social_care_services", "hes_op", "ecds")
+QUARANTINED_BY = {
+    ("extracts/gp_patients", "invalid_nhs_number"),  # the register is keyed by NHS number
+    ("extracts/gp_registrations", "invalid_nhs_number"),  # a registration is a person's
+    ("extracts/gp_events", "unknown_code"),  # an event is its code
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,33 +73,38 @@ def test_rows_read_equal_rows_accepted_plus_quarantined_for_every_file(world):
     assert ingested.rows_quarantined == sum(f["rows_quarantined"] for f in files)
 
 
-def test_every_injected_fault_is_quarantined_with_its_reason_and_no_clean_row_is(world):
+def _issues(ws: Workspace) -> pd.DataFrame:
+    return pd.read_parquet(ws.quarantine_dir / "ingest" / "field_issues.parquet")
+
+
+def test_every_injected_fault_is_an_issue_and_only_unusable_rows_are_quarantined(world):
+    """Each fault is recorded with its reason; the rows quarantined are exactly those whose
+    fault makes them unusable; no clean row has an issue or is quarantined."""
     out, ws, _ = world
     dirt = pd.read_parquet(out / "truth/dirt.parquet")
     dirt = dirt[dirt.kind != "demographic_typo"]  # typos are for linkage, not quarantine
-    quarantine = _quarantine(ws)
-    checked = 0
+    quarantine, issues = _quarantine(ws), _issues(ws)
+    checked = nulled = 0
     for file, injected in dirt.groupby("file"):
         name = file.split("/")[-1]
         keys = _line_keys(out / f"{file}.csv")
-        got = quarantine[quarantine.source == name].merge(keys, on="line")
-        # A record delivered twice has two lines with one key: compare by key and reason.
-        expected = {
-            (
-                k,
-                UNKNOWN_CODE_REASON.get(file, "invalid_snomed")
-                if kind == "unknown_code"
-                else EXPECTED_REASON[kind],
-            )
-            for k, kind in zip(injected.record_key, injected.kind, strict=True)
-        }
-        bad_keys = {k for k, _ in expected}
-        assert set(got.record_key) == bad_keys, file
-        for key, reasons in got.groupby("record_key").reason:
-            allowed = {r for k, r in expected if k == key}
-            assert set(reasons) <= allowed, (file, key, set(reasons), allowed)
+        found = issues[issues.source == name].merge(keys, on="line")
+        held = quarantine[quarantine.source == name].merge(keys, on="line")
+        expected, unusable = set(), set()
+        for key, kind in zip(injected.record_key, injected.kind, strict=True):
+            if kind == "unknown_code":
+                expected.add((key, UNKNOWN_CODE_REASON.get(file, "invalid_snomed")))
+            else:
+                expected.add((key, EXPECTED_REASON[kind]))
+            if kind in QUARANTINES or (file, kind) in QUARANTINED_BY:
+                unusable.add(key)
+        assert expected <= set(zip(found.record_key, found.reason, strict=True)), file
+        assert set(found.record_key) == {k for k, _ in expected}, file
+        assert set(held.record_key) == unusable, file
         checked += len(injected)
+        nulled += int((found.action == "nulled").sum())
     assert checked > 100
+    assert nulled > 50  # invalid NHS numbers and codes kept their rows
 
 
 def test_no_opted_out_person_in_any_table_after_link(world):
@@ -108,6 +124,10 @@ def test_no_opted_out_person_in_any_table_after_link(world):
 
 
 def test_probabilistic_linkage_precision_and_recall_against_truth(world):
+    """Measured on the records that carry demographics to link on. An APC encounter is a
+    spell, keyed by its spell number rather than a line's record key, so the truth (by
+    record key) cannot be joined to it; community and mental health contacts carry no
+    demographics: those whose NHS number was nulled stay unlinked (the next test)."""
     out, ws, _ = world
     truth = pd.read_parquet(out / "truth/record_person.parquet")
     people = pd.read_parquet(out / "truth/people.parquet", columns=["person_index", "nhs_number"])
@@ -115,6 +135,7 @@ def test_probabilistic_linkage_precision_and_recall_against_truth(world):
     truth["true_person"] = pseudonym.of_nhs_numbers(KEY, truth.nhs_number)
     encounter = ws.table("encounter")
     linked = encounter.filter(encounter.link_method != "nhs_number").to_pandas()
+    linked = linked[linked.source.isin(WITH_DEMOGRAPHICS)]
     linked["record_key"] = linked.encounter_id.str.split(":").str[1]
     linked["file"] = "extracts/" + linked.source
     scored = linked.merge(truth, on=["file", "record_key"], how="left")
@@ -125,6 +146,22 @@ def test_probabilistic_linkage_precision_and_recall_against_truth(world):
     recall = correct / len(scored)
     assert precision >= 0.995, precision
     assert recall >= 0.95, recall
+
+
+def test_a_contact_whose_nhs_number_was_nulled_is_kept_unlinked(world):
+    """Before checks had severities such a contact was quarantined, and its activity lost."""
+    out, ws, _ = world
+    dirt = pd.read_parquet(out / "truth/dirt.parquet")
+    encounter = ws.table("encounter").to_pandas()
+    for source in ("community_contacts", "mental_health_contacts"):
+        injected = dirt[(dirt.file == f"extracts/{source}") & (dirt.kind == "invalid_nhs_number")]
+        # A duplicate's first copy is kept: only a bad date loses the record.
+        dated = dirt.kind.isin(["impossible_date", "end_before_start"])
+        unusable = dirt[(dirt.file == f"extracts/{source}") & dated]
+        expected = set(injected.record_key) - set(unusable.record_key)
+        mine = encounter[encounter.source == source]
+        unlinked = mine[mine.link_method == "unlinked"].encounter_id.str.split(":").str[1]
+        assert expected and set(unlinked) == expected, source
 
 
 def test_no_raw_identifier_anywhere_in_the_warehouse_or_published(world):

@@ -3,7 +3,7 @@
 One small synthetic ICS, with its deliberate dirt, goes through ingest and link
 twice: on DuckDB, and on local Spark in its own process (a Spark session's
 warehouse is fixed when it starts). Every table the two stages commit, and the
-restricted quarantine, must hold exactly the same rows.
+restricted quarantine and field issues, must hold exactly the same rows.
 """
 
 from __future__ import annotations
@@ -88,9 +88,10 @@ def test_every_committed_table_is_identical_on_duckdb_and_spark(runs):
 
 
 @pytest.mark.spark
-def test_the_quarantine_is_identical_on_duckdb_and_spark(runs):
+def test_the_quarantine_and_field_issues_are_identical_on_duckdb_and_spark(runs):
     duck, spark = runs
-    path = Path("quarantine") / "ingest" / "quarantine.parquet"
-    a, b = pd.read_parquet(duck / path), pd.read_parquet(spark / path)
-    assert len(a) > 10  # the synthetic ICS's dirt
-    pd.testing.assert_frame_equal(_sorted(a), _sorted(b))
+    for name in ("quarantine", "field_issues"):
+        path = Path("quarantine") / "ingest" / f"{name}.parquet"
+        a, b = pd.read_parquet(duck / path), pd.read_parquet(spark / path)
+        assert len(a) > 10, name  # the synthetic ICS's dirt
+        pd.testing.assert_frame_equal(_sorted(a), _sorted(b), obj=name)

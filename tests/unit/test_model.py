@@ -20,6 +20,7 @@ from openphm.model import (
     EMERGENCY_ADMISSION_METHODS,
     ETHNIC_CATEGORIES,
     GP_EVENT_CODE_SYSTEMS,
+    HES_ETHNIC_CATEGORIES,
     ORGANISATION_KINDS,
     PROCEDURE_CODE_SYSTEMS,
     SETTINGS,
@@ -296,6 +297,9 @@ def test_ethnic_categories():
     assert list(ETHNIC_CATEGORIES) == [*"ABCDEFGHJKLMNPRSZ", "99"]
     assert ETHNIC_CATEGORIES["A"] == "White - British"
     assert table_spec("person").column("ethnic_category").allowed == ETHNIC_CATEGORIES
+    # HES ETHNOS as delivered: the categories, HES's X (not known) and the codes of years
+    # before 2001-02 (9: not given), as NHS Digital's artificial HES 2001-02 carries them.
+    assert set(HES_ETHNIC_CATEGORIES) == set(ETHNIC_CATEGORIES) | {"X", *"0123456789"}
 
 
 def test_admission_methods():
@@ -320,6 +324,8 @@ def test_admission_methods():
         "83",
         "84",
         "89",
+        "98",  # not applicable
+        "99",  # not known: a valid value, not an error
     ]
     assert table_spec("encounter").column("admission_method").allowed == ADMISSION_METHODS
     assert {

@@ -8,7 +8,7 @@ OPCS-4 without dots or HES's 'X' filler, NHS numbers as 10 digits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import ibis
 import ibis.expr.types as ir
@@ -30,7 +30,12 @@ from openphm.ingest.layouts import (
 from openphm.ingest.omop import OMOP_MAPPERS
 from openphm.ingest.spells import group_spells
 from openphm.ingest.staged import IDENTITY
-from openphm.model import AGE_BANDS_ESP2013, EMERGENCY_ADMISSION_METHODS
+from openphm.model import (
+    AGE_BANDS_ESP2013,
+    EMERGENCY_ADMISSION_METHODS,
+    HES_ETHNOS_AS_ETHNIC_CATEGORY,
+    HES_SEX_AS_SEX,
+)
 
 Mapper = Callable[[ir.Table, str], dict[str, ir.Table]]
 ATTENDED_OP = ("5", "6")  # HES ATTENDED: seen on time, or late but seen
@@ -157,12 +162,17 @@ def _hes_identity(t: ir.Table, source: str, key: str, when: str, age: str) -> ir
         when,
         nhs_number="NEWNHSNO",
         date_of_birth=hes_birth(t, when, age),
-        sex="SEX",
+        sex=_recoded(t.SEX, HES_SEX_AS_SEX),
         postcode="HOMEADD",
         lsoa_code=ibis.coalesce(*[t[c] for c in HES_LSOAS]),
-        ethnic_category="ETHNOS",
+        ethnic_category=_recoded(t.ETHNOS, HES_ETHNOS_AS_ETHNIC_CATEGORY),
         practice_code="GPPRAC",
     )
+
+
+def _recoded(value: ir.StringValue, codes: Mapping[str, str]) -> ir.StringValue:
+    """HES's own codes as the canonical model spells them; other values as they are."""
+    return ibis.cases(*[(value == k, _text(v)) for k, v in codes.items()], else_=value)
 
 
 def hes_apc(t: ir.Table, source: str) -> dict[str, ir.Table]:

@@ -1,20 +1,27 @@
 """Row-level validation as data: ``checks.csv``, compiled to one Ibis pass per file.
 
 Each line of ``checks.csv`` names a layout, a column (``*`` matches HES's
-numbered columns), a check and the reason code a failing row is quarantined
-with. A row is quarantined for the first check it fails, in file order; exact
-duplicate rows and repeated record keys are checked after every other check, so
-the first delivery of a record is the one kept. Every date is also checked to
-lie in the plausible window (``stages.ingest``). The result is two tables,
-accepted and quarantined, that between them hold every staged row exactly once.
-Checks run inside the engine; only the distinct SNOMED CT codes of a file come
-into Python, for their Verhoeff check digit.
+numbered columns), a check, the reason code a failure is recorded with, and its
+severity. A row is quarantined only when it fails a ``quarantine`` check (the
+row cannot be used: no record key, no activity date...), with the first such
+check it fails, in file order; exact duplicate rows and repeated record keys are
+checked after every other check, so the first delivery of a record is the one
+kept. A failed ``null`` check makes the value NULL (or the column's Data
+Dictionary "not known" code) and the row is kept. Every failure of every row is
+recorded (``issues``). Every date is also checked to lie in the plausible window
+(``stages.ingest``). ``label`` computes every check once, in one pass; accepted
+and quarantined rows, and the issues, are filters of its result, and between
+them accepted and quarantined hold every staged row exactly once. Checks run
+inside the engine; only the distinct values of looked-up columns (NHS numbers,
+SNOMED CT codes, dates) come into Python.
 """
 
 from __future__ import annotations
 
 import csv
 import fnmatch
+import functools
+import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +63,20 @@ REASONS: Mapping[str, str] = {
     "duplicate_key": "a record key already used by an earlier row",
 }
 
+#: What a failed check does: quarantine the row, or null the value and keep the row.
+SEVERITIES = ("quarantine", "null")
+#: What was done, per failure, in the field issues and dq_validity.
+ACTIONS = ("quarantined", "nulled")
+#: The shape of the code each provider column holds (ODS organisation or site, GP practice,
+#: local authority): a value of any other shape is never shown as a provider.
+PROVIDER_SHAPES: Mapping[str, str] = {
+    "PRACTICE_CODE": r"^[A-Z][0-9]{5}$",
+    "LA_CODE": r"^E0[6-9][0-9]{6}$",
+}
+ODS_SHAPE = r"^[A-Z0-9]{3,5}$"
+INVALID_PROVIDER = "invalid value"
+UNKNOWN_PROVIDER = "unknown"
+
 KINDS = (
     "required",
     "integer",
@@ -79,10 +100,13 @@ KINDS = (
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?$"
 _TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
-_INTEGER = r"^-?[0-9]{1,18}(\.0+)?$"  # 123.0: CSV exports from pandas and R
+_INTEGER = r"^-?[0-9]{1,18}(\.0+)?$"  # "123.0": a whole number as OMOP exports write ids
 _DECIMAL = r"^-?[0-9]{1,15}(\.[0-9]{1,9})?$"
-_ICD10_HES = r"^[A-Z][0-9]{2}[0-9X]$"  # HES DIAG_4_nn: 3-character codes padded with X
-_ICD10 = r"^[A-Z][0-9]{2}(\.?[0-9A-Z]{1,2})?[X-]?$"
+# ICD-10 as delivered: 'K40.9', 'K409', 3-character codes padded ('I10X', 'I10-', 'I10X-'),
+# a 5th character ('M8405', the UK's chapter XIII sites) or a dagger / asterisk marker
+# ('A170D', 'G01XA', 'A17.0+', 'G01*'). canonical.icd10 removes the dots and fillers.
+_ICD10 = r"^[A-Z][0-9]{2}(\.?([0-9][0-9DAX]?|X[DA]?))?[-*+]?$"
+_ICD10_HES = _ICD10
 _OPCS4 = r"^[A-HJ-Z][0-9]{2}\.?[0-9]?$"
 _NHS = r"^[0-9]{10}$"
 
@@ -98,6 +122,12 @@ class Check:
     check: str
     argument: str
     reason: str
+    severity: str = "quarantine"
+    not_known: str = ""  # written instead of an invalid value (severity null); "" is NULL
+
+    @property
+    def quarantines(self) -> bool:
+        return self.severity == "quarantine"
 
 
 @dataclass(frozen=True)
@@ -117,6 +147,10 @@ def all_checks() -> tuple[Check, ...]:
     for c in checks:
         if c.check not in KINDS or c.reason not in REASONS:
             raise ChecksError(f"checks.csv: {c} has an unknown check or reason")
+        if c.severity not in SEVERITIES:
+            raise ChecksError(f"checks.csv: {c} has a severity not in {SEVERITIES}")
+        if c.not_known and c.quarantines:
+            raise ChecksError(f"checks.csv: {c} quarantines, so it has no not_known code")
     return checks
 
 
@@ -311,7 +345,8 @@ def _with_windows(pairs: list[tuple[str, Check]]) -> list[tuple[str, Check]]:
     for column, c in pairs:
         out.append((column, c))
         if c.check == "date":
-            out.append((column, Check(c.layout, c.column, "date_window", "", "date_out_of_range")))
+            window = Check(c.layout, c.column, "date_window", "", "date_out_of_range", c.severity)
+            out.append((column, window))
     return out
 
 
@@ -347,60 +382,192 @@ def _repeats(t: ir.Table, layout: Layout) -> ir.Table:
 def label(
     staged: ir.Table, layout: Layout, window: Window, identifier: str = "nhs_number"
 ) -> ir.Table:
-    """Every staged row with ``_failed``: the index of the first check it fails in
-    ``labels(layout)``, or -1. Materialise it once; ``split`` it into accepted and
-    quarantined rows. Checks that do not apply to the source's ``identifier`` never
-    fail (they keep their index, so ``split`` needs no identifier)."""
-    pairs = _with_windows(checks_for(layout))
-    applied = _with_windows(checks_for(layout, identifier))
-    lookups = _Lookups.of(staged, applied, window)
-    needs_register = any(c.argument == "register" for _, c in applied)
+    """Every staged row, checked: each value that failed a ``null`` check replaced by NULL
+    (or its "not known" code) and whole numbers written "123.0" as "123"; ``_raw_COLUMN``,
+    the value as delivered where it was replaced; ``_f0``, ``_f1``... (did it fail check
+    i of ``labels(layout)``); and ``_failed``, the index of the first quarantining check
+    it fails, or -1. Materialise it once; ``split`` it into accepted and quarantined
+    rows, and take its ``issues``. Checks that do not apply to the source's ``identifier``
+    (``checks_for``) are not run: they have no flag and never fail."""
+    every = _with_windows(checks_for(layout))
+    # Checks are numbered in ``labels(layout)``'s order whichever of them apply, so a
+    # source that runs only some (the NHS number checks of a pseudonymised one) keeps
+    # the numbers: each later step reads the flags the checked table has.
+    number = {pair: i for i, pair in enumerate(every)}
+    pairs = _with_windows(checks_for(layout, identifier))
+    lookups = _Lookups.of(staged, pairs, window)
+    needs_register = any(c.argument == "register" for _, c in pairs)
     t = _with_register(staged, layout, window) if needs_register else staged
-    fails = [
-        _fails(t, col, c, lookups).fill_null(False) if (col, c) in applied else ibis.literal(False)
-        for col, c in pairs
-    ]
+    fails = {number[col, c]: _fails(t, col, c, lookups).fill_null(False) for col, c in pairs}
     repeats = _repeats(staged, layout)
     t = t.left_join(repeats, t[LINE] == repeats._repeat_line)
     first_copy, key_rank = t._first_copy.fill_null(True), t._key_rank.fill_null(0)
-    fails += [~first_copy, first_copy & (key_rank > 0)]
-    failed = ibis.cases(*[(f, i) for i, f in enumerate(fails)], else_=-1)
-    return t.select(*layout.all_columns, LINE, _failed=failed)
+    fails[len(every)] = ~first_copy
+    fails[len(every) + 1] = first_copy & (key_rank > 0)
+    found = labels(layout)
+    fatal = [i for i in sorted(fails) if found[i].quarantines]
+    failed = ibis.cases(*[(fails[i], i) for i in fatal], else_=-1) if fatal else ibis.literal(-1)
+    values, raws = _cleaned(t, layout, {i: f for i, f in fails.items() if not found[i].quarantines})
+    flags = {flag(i): fails[i] for i in sorted(fails)}
+    return t.select(**values, **{LINE: t[LINE]}, _failed=failed, **raws, **flags)
 
 
-def _labels(layout: Layout) -> list[tuple[str, str]]:
-    """(column, reason) of each check ``label`` numbers, in order."""
+def _cleaned(
+    t: ir.Table, layout: Layout, nullable: dict[int, ir.BooleanValue]
+) -> tuple[dict[str, ir.Value], dict[str, ir.Value]]:
+    """(each column's value as accepted, ``_raw_COLUMN`` where a value can be replaced)."""
+    found = labels(layout)
+    by_column: dict[str, list[int]] = {}
+    for i in sorted(nullable):
+        by_column.setdefault(found[i].column, []).append(i)
+    integers = _integer_columns(layout)
+    values, raws = {}, {}
+    for column in layout.all_columns:
+        value = t[column]
+        if column in integers:
+            value = value.re_replace(r"\.0+$", "")
+        nulled = by_column.get(column, [])
+        if nulled:
+            value = ibis.cases(*[(nullable[i], _known(found[i])) for i in nulled], else_=value)
+            hit = functools.reduce(operator.or_, [nullable[i] for i in nulled])
+            raws[_raw(column)] = ibis.cases((hit, t[column]), else_=ibis.null("string"))
+        values[column] = value
+    return values, raws
+
+
+def _raw(column: str) -> str:
+    return f"_raw_{column}"
+
+
+def delivered(t: ir.Table, column: str) -> ir.StringValue:
+    """A column's value as delivered, in a ``label``-led table."""
+    raw = _raw(column)
+    return ibis.coalesce(t[raw], t[column]) if raw in t.columns else t[column]
+
+
+def flag(i: int) -> str:
+    """The column of ``label``'s result that says whether check i failed."""
+    return f"_f{i}"
+
+
+@dataclass(frozen=True)
+class Label:
+    """What check i of a layout's ``label`` records: the column, reason and severity."""
+
+    column: str  # a layout column; for duplicates "" (row) or the key columns joined by "+"
+    reason: str
+    severity: str
+    not_known: str = ""
+
+    @property
+    def quarantines(self) -> bool:
+        return self.severity == "quarantine"
+
+
+def labels(layout: Layout) -> list[Label]:
+    """What each check ``label`` numbers records, in order."""
     pairs = _with_windows(checks_for(layout))
-    return [(col, c.reason) for col, c in pairs] + [
-        ("", "duplicate_row"),
-        ("+".join(layout.key), "duplicate_key"),
+    return [Label(col, c.reason, c.severity, c.not_known) for col, c in pairs] + [
+        Label("", "duplicate_row", "quarantine"),
+        Label("+".join(layout.key), "duplicate_key", "quarantine"),
     ]
+
+
+def _checked_labels(checked: ir.Table, layout: Layout) -> list[tuple[int, Label]]:
+    """(number, label) of the checks a ``label``-led table ran."""
+    return [(i, lb) for i, lb in enumerate(labels(layout)) if flag(i) in checked.columns]
+
+
+def _integer_columns(layout: Layout) -> set[str]:
+    return {col for col, c in checks_for(layout) if c.check == "integer"}
+
+
+def _known(label: Label) -> ir.StringValue:
+    return ibis.literal(label.not_known) if label.not_known else ibis.null("string")
+
+
+def provider_code(checked: ir.Table, layout: Layout) -> ir.StringValue:
+    """A ``label``-led row's provider as data-quality tables may show it: the code when it
+    has the shape of its kind of code (ODS, practice, local authority) and passed its
+    checks; otherwise "invalid value", or "unknown" where there is none. Never another
+    raw value: a row whose columns shifted once put an NHS number in the provider's place."""
+    if layout.provider is None:
+        return ibis.literal(UNKNOWN_PROVIDER)
+    raw, value = delivered(checked, layout.provider), checked[layout.provider]
+    shape = PROVIDER_SHAPES.get(layout.provider, ODS_SHAPE)
+    return ibis.cases(
+        (value.re_search(shape), value),
+        (raw.notnull(), INVALID_PROVIDER),
+        else_=UNKNOWN_PROVIDER,
+    )
 
 
 def split(checked: ir.Table, layout: Layout) -> tuple[ir.Table, ir.Table]:
     """(accepted, quarantined) rows of a ``label``-led file.
 
-    accepted keeps the staged columns and ``_line``; quarantined has ``line``,
-    ``provider_code``, ``column``, ``value`` and ``reason``, one row per quarantined row.
+    accepted keeps the staged columns (as ``label`` left them) and ``_line``; quarantined has
+    ``line``, ``provider_code``, ``column``, ``value`` and ``reason``, one row per
+    quarantined row, for the first quarantining check it failed.
     """
     columns = list(layout.all_columns)
     accepted = checked.filter(checked._failed == -1).select(*columns, LINE)
     bad = checked.filter(checked._failed >= 0)
-    labels = _labels(layout)
+    found = labels(layout)
     key = _key_text(bad, layout.key)
 
     def pick(values):
         return ibis.cases(*[(bad._failed == i, v) for i, v in enumerate(values)])
 
-    provider = bad[layout.provider] if layout.provider else ibis.null("string")
     quarantined = bad.select(
         line=bad[LINE],
-        provider_code=provider,
-        column=pick([ibis.literal(col) for col, _ in labels]),
-        value=pick([bad[col] if col in bad.columns else key for col, _ in labels[:-2]] + ["", key]),
-        reason=pick([ibis.literal(r) for _, r in labels]),
+        provider_code=provider_code(bad, layout),
+        column=pick([ibis.literal(label.column) for label in found]),
+        value=pick([_value(bad, label, key) for label in found]),
+        reason=pick([ibis.literal(label.reason) for label in found]),
     )
     return accepted, quarantined
+
+
+def _value(t: ir.Table, label: Label, key: ir.StringValue) -> ir.StringValue:
+    if label.reason == "duplicate_row":
+        return ibis.literal("")
+    return delivered(t, label.column) if label.column in t.columns else key
+
+
+def issues(checked: ir.Table, layout: Layout) -> ir.Table:
+    """Every failure of every row of a ``label``-led file: ``line``, ``provider_code``,
+    ``column``, ``value`` (as delivered), ``reason`` and ``action`` (``quarantined``
+    when the row was, else ``nulled``). One row per failed check.
+
+    Only rows with a failure are unpacked: an array of the failed checks' numbers,
+    unnested, so the file is read once whatever the number of checks.
+    """
+    found = labels(layout)
+    ran = [i for i, _ in _checked_labels(checked, layout)]
+    anything = functools.reduce(operator.or_, [checked[flag(i)] for i in ran])
+    rows = checked.filter(anything)
+    numbers = [ibis.cases((rows[flag(i)], i), else_=ibis.null("int64")) for i in ran]
+    rows = rows.select(
+        **{c: delivered(rows, c) for c in layout.all_columns},
+        **{LINE: rows[LINE]},
+        _failed=rows._failed,
+        _provider=provider_code(rows, layout),
+        _check=ibis.array(numbers).unnest(),
+    )
+    rows = rows.filter(rows._check.notnull())
+    key = _key_text(rows, layout.key)
+
+    def pick(values):
+        return ibis.cases(*[(rows._check == i, v) for i, v in enumerate(values)])
+
+    return rows.select(
+        line=rows[LINE],
+        provider_code=rows._provider,
+        column=pick([ibis.literal(label.column) for label in found]),
+        value=pick([_value(rows, label, key) for label in found]),
+        reason=pick([ibis.literal(label.reason) for label in found]),
+        action=ibis.cases((rows._failed >= 0, "quarantined"), else_="nulled"),
+    )
 
 
 def evaluate(staged: ir.Table, layout: Layout, window: Window) -> tuple[ir.Table, ir.Table]:

@@ -167,7 +167,8 @@ _LAYOUTS = (
         + APC_OPERATION_DATES,
         nulls=_nulls(HES_NULL_DATES, ("DOB", "ADMIDATE", "EPISTART", "EPIEND", "DISDATE"))
         | _nulls(HES_NULL_DATES, APC_OPERATION_DATES)
-        | _nulls(OPCS_NULLS, APC_OPERATIONS),
+        | _nulls(OPCS_NULLS, APC_OPERATIONS)
+        | _nulls(OPCS_NULLS, APC_DIAGNOSES),  # HES: '-' no diagnosis, '&' not known
         aliases=HES_APC_ALIASES,
     ),
     Layout(
@@ -177,7 +178,9 @@ _LAYOUTS = (
         ("ATTENDKEY", "PROCODE3", *_HES_PERSON, "APPTDATE"),
         optional=(*_HES_PATIENT, "ATTENDED", "FIRSTATT", "MAINSPEF", "TRETSPEF", "APPTAGE")
         + (*OP_DIAGNOSES, *OP_OPERATIONS, "STAFFTYP"),
-        nulls=_nulls(HES_NULL_DATES, ("DOB", "APPTDATE")) | _nulls(OPCS_NULLS, OP_OPERATIONS),
+        nulls=_nulls(HES_NULL_DATES, ("DOB", "APPTDATE"))
+        | _nulls(OPCS_NULLS, OP_OPERATIONS)
+        | _nulls(OPCS_NULLS, OP_DIAGNOSES),  # HES: '-' no diagnosis, '&' not known
         aliases=HES_OP_ALIASES,
     ),
     Layout(

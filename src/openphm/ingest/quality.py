@@ -1,10 +1,13 @@
 """The data quality report: completeness, validity and timeliness by source and provider.
 
 Aggregates only (counts of records), built from what ingest read, accepted and
-quarantined; the publish stage puts them through the disclosure gate.
+quarantined; the publish stage puts them through the disclosure gate. A provider is
+shown only as a code of its kind's shape that passed its checks (``checks.provider_code``).
 
 - ``dq_files``: per source file, rows read, accepted and quarantined (these reconcile).
-- ``dq_validity``: per source, provider and reason, the rows quarantined.
+- ``dq_validity``: per source, provider, column, reason and action (``quarantined``: the row
+  was; ``nulled``: the value was, and the row kept), the failures found. Every failure of a
+  row counts, not only the first, so a row can count under several columns.
 - ``dq_completeness``: per source, provider and required column, accepted rows and those
   with a value.
 - ``dq_timeliness``: per source, provider and month of activity, accepted rows: a month
@@ -13,16 +16,24 @@ quarantined; the publish stage puts them through the disclosure gate.
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from openphm.ingest.checks import as_date
+from openphm.ingest.checks import (
+    UNKNOWN_PROVIDER,
+    as_date,
+    flag,
+    labels,
+    provider_code,
+)
 from openphm.ingest.layouts import Layout
 
-UNKNOWN = "unknown"
+UNKNOWN = UNKNOWN_PROVIDER
 # The column dating each layout's activity, for timeliness.
 ACTIVITY_DATE = {
     "hes_apc": "ADMIDATE",
@@ -54,7 +65,9 @@ SCHEMAS = {
     "dq_validity": {
         "source": "string",
         "provider_code": "string",
+        "column": "string",
         "reason": "string",
+        "action": "string",
         "rows": "int64",
     },
     "dq_completeness": {
@@ -73,11 +86,6 @@ SCHEMAS = {
 }
 
 
-def _provider(t: ir.Table, layout: Layout) -> ir.StringValue:
-    column = t[layout.provider] if layout.provider else ibis.null("string")
-    return column.fill_null(UNKNOWN)
-
-
 def _completeness_columns(layout: Layout) -> list[str]:
     """Required columns; of HES's numbered ones only the first (the primary code)."""
     return [
@@ -91,6 +99,7 @@ class FileProfile:
 
     accepted: int
     quarantined: int
+    nulled: int  # accepted rows with at least one value nulled (or set to "not known")
     completeness: pd.DataFrame  # as dq_completeness
     timeliness: pd.DataFrame  # as dq_timeliness
 
@@ -98,29 +107,37 @@ class FileProfile:
 def profile(checked: ir.Table, layout: Layout, source: str) -> FileProfile:
     """Counts, completeness and timeliness of a checked file (``checks.label``), in one
     query: accepted and quarantined rows and each required column's values, by
-    provider and month of activity."""
+    provider and month of activity. A value nulled by its checks is not complete."""
     columns = _completeness_columns(layout)
     date_column = ACTIVITY_DATE.get(layout.name)
+    t = checked.mutate(_provider=provider_code(checked, layout))
     month = (
-        as_date(checked[date_column]).strftime("%Y-%m").fill_null(UNKNOWN)
+        as_date(t[date_column]).strftime("%Y-%m").fill_null(UNKNOWN)
         if date_column
         else ibis.literal(UNKNOWN)
     )
-    t = checked.mutate(
-        _provider=_provider(checked, layout), _month=month, _ok=checked._failed == -1
-    )
+    nullable = [
+        flag(i)
+        for i, label in enumerate(labels(layout))
+        if not label.quarantines and flag(i) in checked.columns
+    ]
+    touched = functools.reduce(operator.or_, [t[f] for f in nullable], ibis.literal(False))
+    t = t.mutate(_month=month, _ok=t._failed == -1, _touched=touched)
     wide = (
         t.group_by(["_provider", "_month"])
         .aggregate(
             _rows=t.count(where=t._ok),
             _bad=t.count(where=~t._ok),
+            _nulled=t.count(where=t._ok & t._touched),
             **{f"c{i}": t[c].count(where=t._ok) for i, c in enumerate(columns)},
         )
         .to_pandas()
     )
     accepted = wide[wide["_rows"] > 0]
     by_provider = (
-        accepted.drop(columns=["_month", "_bad"]).groupby("_provider", as_index=False).sum()
+        accepted.drop(columns=["_month", "_bad", "_nulled"])
+        .groupby("_provider", as_index=False)
+        .sum()
     )
     completeness = [
         pd.DataFrame(
@@ -145,6 +162,7 @@ def profile(checked: ir.Table, layout: Layout, source: str) -> FileProfile:
     return FileProfile(
         accepted=int(wide["_rows"].sum()),
         quarantined=int(wide["_bad"].sum()),
+        nulled=int(wide["_nulled"].sum()),
         completeness=pd.concat(completeness, ignore_index=True)
         if completeness
         else _empty("dq_completeness"),

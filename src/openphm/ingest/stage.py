@@ -2,10 +2,12 @@
 
 For each configured source, in order (the GP register first, since other files'
 dates are checked against its births and deaths): read the file to staging
-Parquet (``reader``), run the checks (``checks``), map the accepted rows to
-staged canonical tables (``canonical``), and count. Bad rows go to the
-restricted ``quarantine/ingest/quarantine.parquet`` with their source, file,
-line, column, value and reason. The staged tables hold raw NHS numbers and
+Parquet (``reader``), run the checks (``checks``), map the accepted rows (their
+unusable values nulled) to staged canonical tables (``canonical``), and count.
+Rows that cannot be used go to the restricted ``quarantine/ingest/quarantine.parquet``
+with their source, file, line, column, value and reason, one row each; every failure
+of every row, quarantined or nulled, goes to ``quarantine/ingest/field_issues.parquet``
+and is counted in ``dq_validity``. The staged tables hold raw NHS numbers and
 demographics: the link stage consumes them.
 
 A source with ``identifier = "pseudonym"`` keys its people by an upstream
@@ -33,7 +35,7 @@ from openphm import engine
 from openphm.config import Source
 from openphm.ingest import long_codes, omop_join, quality, staged
 from openphm.ingest.canonical import MAPPERS
-from openphm.ingest.checks import Window, checks_for, label, split
+from openphm.ingest.checks import Window, checks_for, issues, label, split
 from openphm.ingest.layouts import LAYOUTS, Layout
 from openphm.ingest.reader import IngestError, ReadResult, Values, read_csv, read_parquet
 from openphm.model import table_spec
@@ -56,6 +58,8 @@ QUARANTINE = {
     "value": "string",
     "reason": "string",
 }
+# Every failure of every row: the quarantine's columns and what was done.
+FIELD_ISSUES = {**QUARANTINE, "action": "string"}
 
 
 def _register(accepted: ir.Table) -> ir.Table:
@@ -88,6 +92,7 @@ def reading_values(source: Source, layout: Layout) -> Values:
 
 
 def _rejects(result: ReadResult, name: str, shown_path: str) -> pd.DataFrame:
+    """The reader's rejected lines, as quarantine rows (each is also a field issue)."""
     return pd.DataFrame(
         {
             "source": name,
@@ -178,8 +183,10 @@ def build(inp: StageInput) -> StageOutput:
     parts: dict[str, list[ir.Table]] = defaultdict(list)
     quarantine_frames: list[pd.DataFrame] = []
     quarantine_tables: list[ir.Table] = []
+    issue_tables: list[ir.Table] = []
     dq: dict[str, list[pd.DataFrame]] = defaultdict(list)
     files = []
+    notes: list[str] = []
     scratch_names: list[str] = []
     ordered = _ordered(sources)
     # Files are read ahead, in parallel (pyarrow parses without the GIL), while the
@@ -217,10 +224,16 @@ def build(inp: StageInput) -> StageOutput:
                     "rows_quarantined": n_bad + len(result.rejects),
                 }
             )
+            if counted.nulled:
+                notes.append(
+                    f"{name}: {counted.nulled:,} of {n_accepted:,} rows kept had values that "
+                    "failed their checks, now NULL or the Data Dictionary's 'not known' code "
+                    "(dq_validity counts them by column and reason)"
+                )
             quarantine_frames.append(_rejects(result, name, shown))
-            quarantine_tables.append(
-                bad.mutate(source=ibis.literal(name), file=ibis.literal(shown))
-            )
+            where = {"source": ibis.literal(name), "file": ibis.literal(shown)}
+            quarantine_tables.append(bad.mutate(**where))
+            issue_tables.append(issues(checked, layout).mutate(**where))
             if layout.name in REGISTER_LAYOUTS and source.identifier != PSEUDONYM:
                 # Every later file is checked against it: computed once.
                 register = engine.scratch_table(con, "_ingest_register", _register(accepted))
@@ -243,7 +256,7 @@ def build(inp: StageInput) -> StageOutput:
             scratch_names.append(name)
             return engine.snapshot_table(con, name, table)
 
-        notes = omop_join.note_texts(omop_join.assemble(parts, keep))
+        notes += omop_join.note_texts(omop_join.assemble(parts, keep))
     except BaseException:
         reading.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -253,11 +266,14 @@ def build(inp: StageInput) -> StageOutput:
         raise
     reading.shutdown()
     quarantine = _quarantine(quarantine_frames, quarantine_tables)
-    validity = quarantine.group_by(["source", "provider_code", "reason"]).aggregate(
-        rows=quarantine.count()
-    )
+    rejects = [f.assign(action="quarantined") for f in quarantine_frames]
+    field_issues = _field_issues(rejects, issue_tables)
+    validity = field_issues.group_by(
+        ["source", "provider_code", "column", "reason", "action"]
+    ).aggregate(rows=field_issues.count())
     restricted = {name: _union(parts[name], schema) for name, schema in staged.SCHEMAS.items()}
     restricted["quarantine"] = quarantine
+    restricted["field_issues"] = field_issues
     notes += long_codes.place(restricted, {s.layout for s in sources.values()})
     tables = {}
     for name in DIRECT:
@@ -272,6 +288,7 @@ def build(inp: StageInput) -> StageOutput:
         tables=tables,
         rows_quarantined=bad_rows,
         rows_read=read,
+        rows_out=sum(f["rows_accepted"] for f in files),
         restricted=restricted,
         counts={"files": files},
         notes=notes,
@@ -284,9 +301,18 @@ def _dropper(con, name: str):
 
 
 def _quarantine(frames: list[pd.DataFrame], tables: list[ir.Table]) -> ir.Table:
-    schema = ibis.schema(QUARANTINE)
+    return _rows(QUARANTINE, frames, tables)
+
+
+def _field_issues(frames: list[pd.DataFrame], tables: list[ir.Table]) -> ir.Table:
+    return _rows(FIELD_ISSUES, frames, tables)
+
+
+def _rows(columns: dict[str, str], frames: list[pd.DataFrame], tables: list[ir.Table]):
+    """The reader's rejects (in memory) and the checks' rows (in the engine), as one table."""
+    schema = ibis.schema(columns)
     rejects = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(schema))
-    parts = [ibis.memtable(rejects.astype({"line": "int64"}), schema=schema)]
+    parts = [ibis.memtable(rejects[list(schema)].astype({"line": "int64"}), schema=schema)]
     parts += [staged.conform(t, schema) for t in tables]
     return ibis.union(*parts)
 

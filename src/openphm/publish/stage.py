@@ -15,7 +15,9 @@ OPTIONAL = {
         keys=["source", "layout", "file"], counts=["rows_read", "rows_accepted", "rows_quarantined"]
     ),
     "dq_validity": dict(
-        keys=["source", "provider_code", "reason"], counts=["rows"], margins=["reason"]
+        keys=["source", "provider_code", "column", "reason", "action"],
+        counts=["rows"],
+        margins=["reason"],
     ),
     "dq_completeness": dict(
         keys=["source", "provider_code", "column"],

@@ -409,7 +409,12 @@ def _data_quality(pub: Published, spec: SectionSpec) -> list:
         pt = pub["dq_validity"]
         totals = pt.frame[pt.frame["reason"] != TOTAL]
         blocks.append(
-            table_of(pt, totals, caption="Rows quarantined by source, provider and reason")
+            table_of(
+                pt,
+                totals,
+                caption="Values that failed their checks, by source, provider, column and "
+                "reason: the row quarantined, or the value nulled and the row kept",
+            )
         )
     if "dq_completeness" in pub:
         pt = pub["dq_completeness"]
