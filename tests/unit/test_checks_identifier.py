@@ -39,7 +39,8 @@ def _window():
     return checks.Window(date(1900, 1, 1), date(2026, 11, 22), register)
 
 
-def _reasons(duckdb_con, identifier: str) -> dict[str, str | None]:
+def _reasons(duckdb_con, identifier: str) -> dict[str, tuple[str | None, set[str]]]:
+    """Per event: the reason it was quarantined (None if kept), and every failure."""
     rows = [
         # A token in the NHS-number column.
         {"EVENT_ID": "e1", "NHS_NUMBER": TOKEN, "EVENT_DATE": "2024-01-01"},
@@ -51,24 +52,37 @@ def _reasons(duckdb_con, identifier: str) -> dict[str, str | None]:
     for row in rows:
         row["SNOMED_CODE"] = SNOMED
     labelled = checks.label(_staged(rows), LAYOUT, _window(), identifier=identifier)
-    accepted, bad = checks.split(duckdb_con.create_table("checked", labelled), LAYOUT)
+    checked = duckdb_con.create_table("checked", labelled, overwrite=True)
+    accepted, bad = checks.split(checked, LAYOUT)
     found = bad.to_pyarrow().to_pydict()
     by_line = dict(zip(found["line"], found["reason"], strict=True))
     kept = set(accepted.to_pyarrow()[LINE].to_pylist())
+    issues = checks.issues(checked, LAYOUT).to_pyarrow().to_pydict()
+    failures: dict[int, set[str]] = {}
+    for line, reason in zip(issues["line"], issues["reason"], strict=True):
+        failures.setdefault(line, set()).add(reason)
     events = {2: "e1", 3: "e2", 4: "e3"}
-    return {events[line]: (None if line in kept else by_line[line]) for line in events}
+    return {
+        events[line]: (None if line in kept else by_line[line], failures.get(line, set()))
+        for line in events
+    }
 
 
 def test_nhs_number_sources_check_the_number_and_the_register(duckdb_con):
+    # An invalid NHS number is nulled and the event kept (link may still place it).
     assert _reasons(duckdb_con, "nhs_number") == {
-        "e1": "invalid_nhs_number",
-        "e2": "date_before_birth",
-        "e3": "invalid_date",
+        "e1": (None, {"invalid_nhs_number"}),
+        "e2": ("date_before_birth", {"date_before_birth"}),
+        "e3": ("invalid_date", {"invalid_date"}),
     }
 
 
 def test_pseudonym_sources_check_neither_and_everything_else(duckdb_con):
-    assert _reasons(duckdb_con, "pseudonym") == {"e1": None, "e2": None, "e3": "invalid_date"}
+    assert _reasons(duckdb_con, "pseudonym") == {
+        "e1": (None, set()),
+        "e2": (None, set()),
+        "e3": ("invalid_date", {"invalid_date"}),
+    }
 
 
 def test_checks_for_drops_only_the_nhs_number_and_register_checks():
