@@ -82,7 +82,7 @@ def _counts(con, indicator: str):
             "encounter": ENCOUNTER,
         }.items()
     }
-    table, _ = counts(tables, INDEX_DATE, definitions(), Scratch(con))
+    table, _, _ = counts(tables, INDEX_DATE, definitions(), Scratch(con))
     return table.filter(table.indicator == indicator)
 
 
