@@ -48,6 +48,10 @@ PSEUDONYM = "pseudonym"
 # Staged tables whose rows name a person: a pseudonymised source's go to upstream_id.
 PERSON_KEYED = tuple(staged.PREFIX + n for n in (*staged.LINKED, "identity"))
 READERS = 2  # files read at once
+# Extracts that are never empty when delivered whole (a small service's community or
+# ambulance file may be): a header with no rows is a delivery that failed.
+NEVER_EMPTY = ("hes_apc", "hes_op", "hes_ae", "ecds", "gp_patients", "gp_registrations")
+NEVER_EMPTY += ("gp_events", "omop_person", "omop_visit_occurrence")
 DATE_CHECKS = ("date", "datetime")  # checks whose columns are rewritten to ISO at staging
 QUARANTINE = {
     "source": "string",
@@ -153,6 +157,19 @@ def _upstream(part: ir.Table, escaped: bool) -> ir.Table:
     return part.mutate(upstream_id=token, nhs_number=ibis.null("string"))
 
 
+def _refuse_repeated_files(sources: dict[str, Source], root: Path) -> None:
+    """One file configured under two names would count its activity twice."""
+    seen: dict[Path, str] = {}
+    for name, source in sources.items():
+        path = (root / source.path).resolve()
+        if path in seen:
+            raise StageError(
+                f"sources {seen[path]!r} and {name!r} name the same file "
+                f"({source.path.as_posix()}): its rows would be counted twice. Keep one of them"
+            )
+        seen[path] = name
+
+
 def _ordered(sources: dict[str, Source]) -> list[tuple[str, Source]]:
     first = [(n, s) for n, s in sources.items() if s.layout in REGISTER_LAYOUTS]
     return first + [(n, s) for n, s in sources.items() if s.layout not in REGISTER_LAYOUTS]
@@ -176,6 +193,7 @@ def build(inp: StageInput) -> StageOutput:
             f"{ws.root / 'openphm.toml'}"
         )
     _refuse_undeclared(inp, ws.root / "openphm.toml")
+    _refuse_repeated_files(sources, ws.root)
     options = inp.config.stages.ingest
     window = Window(options.earliest_date, options.extract_date or date.today())
     scratch = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=ws.root))
@@ -201,6 +219,12 @@ def build(inp: StageInput) -> StageOutput:
             layout = LAYOUTS[source.layout]
             shown = source.path.as_posix()
             result = reads[i].result()
+            if result.rows_read == 0 and layout.name in NEVER_EMPTY:
+                raise StageError(
+                    f"source {name!r} ({shown}, layout {layout.name}) holds a header and no "
+                    "rows: a delivery that failed or was cut short would lose all its activity "
+                    "downstream. Fetch the extract again, or remove it from [sources]"
+                )
             staged_rows = con.read_parquet(str(result.path))
             # The checks run once; accepted and quarantined rows are filters of the result.
             checked = engine.scratch_table(
