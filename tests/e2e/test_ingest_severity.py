@@ -62,7 +62,7 @@ def ingested(tmp_path_factory):
     root = tmp_path_factory.mktemp("severity") / "ws"
     Workspace.init(root)
     with open(root / "apc.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(APC.columns))
+        writer = csv.DictWriter(fh, fieldnames=list(APC.all_columns))
         writer.writeheader()
         for line, change in ROWS.items():
             writer.writerow({"EPIKEY": f"e{line}", **GOOD, **change})
@@ -116,7 +116,8 @@ def test_kept_rows_reach_the_staged_tables_with_their_invalid_values_nulled(inge
     ws, _ = ingested
     identity = pd.read_parquet(ws.quarantine_dir / "ingest" / "staged_identity.parquet")
     ethnic = dict(zip(identity.record_key, identity.ethnic_category, strict=True))
-    assert ethnic == {"e2": "A", "e3": "99", "e4": "X", "e6": "A", "e7": "A"}
+    # HES ETHNOS X (not known) is kept as delivered and recoded to ETHNIC CATEGORY 99
+    assert ethnic == {"e2": "A", "e3": "99", "e4": "99", "e6": "A", "e7": "A"}
     numbers = dict(zip(identity.record_key, identity.nhs_number, strict=True))
     assert pd.isna(numbers["e6"]) and numbers["e2"] == "9990000018"
     diagnoses = pd.read_parquet(ws.quarantine_dir / "ingest" / "staged_diagnosis.parquet")

@@ -313,3 +313,29 @@ def test_both_formats_give_identical_staged_tables(runs):
         left = table.sort_values(keys).reset_index(drop=True)
         right = other[keys].sort_values(keys).reset_index(drop=True)
         pd.testing.assert_frame_equal(left, right, check_dtype=False, obj=name)
+
+
+def test_the_database_runs_through_every_stage(tmp_path):
+    """End to end, as a user runs it: every stage, on the CSV export, exits 0; need is
+    measured for its people; costs are unit-cost estimates (no ledgers); what could not be
+    done (too little data to model risk, unmapped visit concepts) is said, not left empty."""
+    from typer.testing import CliRunner
+
+    from openphm.cli import app
+
+    root = tmp_path / "ws"
+    ws = _workspace(root, "omop", "csv")
+    shutil.copytree(DATA, root / "omop")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENPHM_PSEUDONYM_KEY", KEY)
+        result = CliRunner().invoke(app, ["run", "--dir", str(root)])
+    assert result.exit_code == 0, result.output
+    actions = [r["action"] for r in ws.audit.records()]
+    assert actions[-1] == "stage:publish" and len(actions) == 7
+    need = ws.table("person_need").to_pandas()
+    assert len(need) == ws.table("person").count().execute() >= 6
+    assert (need.ltc_count > 0).any()  # SNOMED and ICD-10 conditions count
+    assert set(ws.table("cost_encounter").to_pandas().basis) == {"unit_cost"}
+    notes = pd.read_csv(root / "published" / "stage_notes.csv")
+    assert {"cost", "risk"} <= set(notes.stage)
+    ws.close()

@@ -23,7 +23,7 @@ import fnmatch
 import functools
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -408,8 +408,7 @@ def label(
     fatal = [i for i in sorted(fails) if found[i].quarantines]
     failed = ibis.cases(*[(fails[i], i) for i in fatal], else_=-1) if fatal else ibis.literal(-1)
     values, raws = _cleaned(t, layout, {i: f for i, f in fails.items() if not found[i].quarantines})
-    flags = {flag(i): fails[i] for i in sorted(fails)}
-    return t.select(**values, **{LINE: t[LINE]}, _failed=failed, **raws, **flags)
+    return t.select(**values, **{LINE: t[LINE]}, _failed=failed, **raws, **_masks(fails))
 
 
 def _cleaned(
@@ -445,9 +444,37 @@ def delivered(t: ir.Table, column: str) -> ir.StringValue:
     return ibis.coalesce(t[raw], t[column]) if raw in t.columns else t[column]
 
 
-def flag(i: int) -> str:
-    """The column of ``label``'s result that says whether check i failed."""
-    return f"_f{i}"
+# Which checks a row failed, as bits of int64 columns (``_fails0``, ``_fails1``...): a
+# file's checks number 10 to 80, and a column per check made the checked table, written
+# once per file, several times wider than the data.
+MASK_BITS = 62  # checks per mask column; the sign bit is never used
+
+
+def _bit(i: int) -> tuple[str, int]:
+    return f"_fails{i // MASK_BITS}", 1 << (i % MASK_BITS)
+
+
+def _masks(fails: dict[int, ir.BooleanValue]) -> dict[str, ir.IntegerValue]:
+    terms: dict[str, list[ir.IntegerValue]] = {}
+    for i in sorted(fails):
+        column, bit = _bit(i)
+        term = ibis.cases((fails[i], ibis.literal(bit, "int64")), else_=ibis.literal(0, "int64"))
+        terms.setdefault(column, []).append(term)
+    return {column: functools.reduce(operator.add, ts) for column, ts in terms.items()}
+
+
+def failed(checked: ir.Table, numbers: Iterable[int]) -> ir.BooleanValue:
+    """Whether a ``label``-led row failed any of the checks ``numbers``."""
+    bits: dict[str, int] = {}
+    for i in numbers:
+        column, bit = _bit(i)
+        bits[column] = bits.get(column, 0) | bit
+    tests = [
+        (checked[c] & ibis.literal(b, "int64")) != 0
+        for c, b in bits.items()
+        if c in checked.columns
+    ]
+    return functools.reduce(operator.or_, tests, ibis.literal(False))
 
 
 @dataclass(frozen=True)
@@ -471,11 +498,6 @@ def labels(layout: Layout) -> list[Label]:
         Label("", "duplicate_row", "quarantine"),
         Label("+".join(layout.key), "duplicate_key", "quarantine"),
     ]
-
-
-def _checked_labels(checked: ir.Table, layout: Layout) -> list[tuple[int, Label]]:
-    """(number, label) of the checks a ``label``-led table ran."""
-    return [(i, lb) for i, lb in enumerate(labels(layout)) if flag(i) in checked.columns]
 
 
 def _integer_columns(layout: Layout) -> set[str]:
@@ -543,10 +565,9 @@ def issues(checked: ir.Table, layout: Layout) -> ir.Table:
     unnested, so the file is read once whatever the number of checks.
     """
     found = labels(layout)
-    ran = [i for i, _ in _checked_labels(checked, layout)]
-    anything = functools.reduce(operator.or_, [checked[flag(i)] for i in ran])
-    rows = checked.filter(anything)
-    numbers = [ibis.cases((rows[flag(i)], i), else_=ibis.null("int64")) for i in ran]
+    every = range(len(found))  # a check that did not run never failed
+    rows = checked.filter(failed(checked, every))
+    numbers = [ibis.cases((failed(rows, [i]), i), else_=ibis.null("int64")) for i in every]
     rows = rows.select(
         **{c: delivered(rows, c) for c in layout.all_columns},
         **{LINE: rows[LINE]},

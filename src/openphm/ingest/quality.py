@@ -16,8 +16,6 @@ shown only as a code of its kind's shape that passed its checks (``checks.provid
 
 from __future__ import annotations
 
-import functools
-import operator
 from dataclasses import dataclass
 
 import ibis
@@ -27,7 +25,7 @@ import pandas as pd
 from openphm.ingest.checks import (
     UNKNOWN_PROVIDER,
     as_date,
-    flag,
+    failed,
     labels,
     provider_code,
 )
@@ -116,12 +114,8 @@ def profile(checked: ir.Table, layout: Layout, source: str) -> FileProfile:
         if date_column
         else ibis.literal(UNKNOWN)
     )
-    nullable = [
-        flag(i)
-        for i, label in enumerate(labels(layout))
-        if not label.quarantines and flag(i) in checked.columns
-    ]
-    touched = functools.reduce(operator.or_, [t[f] for f in nullable], ibis.literal(False))
+    nullable = [i for i, label in enumerate(labels(layout)) if not label.quarantines]
+    touched = failed(t, nullable)
     t = t.mutate(_month=month, _ok=t._failed == -1, _touched=touched)
     wide = (
         t.group_by(["_provider", "_month"])
