@@ -291,7 +291,11 @@ def build(inp: StageInput) -> StageOutput:
     reading.shutdown()
     quarantine = _quarantine(quarantine_frames, quarantine_tables)
     rejects = [f.assign(action="quarantined") for f in quarantine_frames]
-    field_issues = _field_issues(rejects, issue_tables)
+    # Read twice (the restricted file and dq_validity): unpacked from the checks once.
+    field_issues = engine.scratch_table(
+        con, "_ingest_field_issues", _field_issues(rejects, issue_tables)
+    )
+    scratch_names.append("_ingest_field_issues")
     validity = field_issues.group_by(
         ["source", "provider_code", "column", "reason", "action"]
     ).aggregate(rows=field_issues.count())
