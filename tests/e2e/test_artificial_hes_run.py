@@ -88,7 +88,7 @@ def test_need_measure_and_cost_publish_tables_with_figures(run):
     ws = Workspace(root)
     assert ws.table("person").count().execute() > 300  # pseudonymised people, with person rows
     assert ws.table("person_need").count().execute() > 300
-    assert ws.table("indicator_counts").count().execute() > 0
+    assert ws.table("indicator_values").count().execute() > 0
     basis = published(root, "cost_by_basis")
     assert set(basis.basis) == {"unit_cost"}  # no ledgers: estimates, said so
     assert ws.table("cost_encounter").count().execute() > 0
