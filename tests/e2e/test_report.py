@@ -261,7 +261,8 @@ def test_report_charts_are_drawn_with_their_colours(opened, tmp_path_factory):
     funnel = page.locator('img[alt^="Funnel plot"]').first
     png = funnel.screenshot(path=shots / "funnel.png")
     points = colour_share(png, NHS_BLUE, 20) + colour_share(png, ORANGE, 20)
-    assert points > 0.001 and colour_share(png, DARK_GREY, 20) > 0.002  # points and limits
+    # points (a handful on a small practice funnel) and limits
+    assert points > 0.0005 and colour_share(png, DARK_GREY, 20) > 0.002
     spc = page.locator('img[alt^="Statistical process control"]').first
     png = spc.screenshot(path=shots / "spc.png")
     assert colour_share(png, GREY, 20) > 0.003 and ink_share(png) > 0.03
