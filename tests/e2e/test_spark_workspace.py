@@ -60,8 +60,10 @@ def test_spark_and_duckdb_workspaces_publish_identical_files(tmp_path):
     assert verify.returncode == 0 and "5 records" in verify.stdout
     warehouse = tmp_path / "spark" / "spark-warehouse"
     tables = sorted(p.name.split("__")[0] for p in warehouse.iterdir() if p.is_dir())
-    # The indicator tables are committed (empty) without activity: the sample has none.
+    # The indicator tables are committed (empty) without activity: the sample has none,
+    # and measure's note says so (stage_notes).
     indicators = ["indicator_definitions", "indicator_dsr", "indicator_funnel", "indicator_spc"]
     assert tables == sorted(
         [*indicators, "indicator_values", "person", "registered_population", "registration"]
+        + ["stage_notes"]
     )
