@@ -28,7 +28,10 @@ for stage in STAGES:
 def make_workspace(root: Path, url: str) -> Path:
     subprocess.run([OPENPHM, "init", str(root)], check=True, capture_output=True)
     config = root / "openphm.toml"
-    config.write_text(config.read_text().replace('"duckdb://warehouse.duckdb"', f'"{url}"'))
+    text = config.read_text().replace('"duckdb://warehouse.duckdb"', f'"{url}"')
+    # The sample has registrations and no activity to date the indicators from: set it.
+    text = text.replace('# index_date = "2026-03-31"', 'index_date = "2026-03-31"', 1)
+    config.write_text(text)
     subprocess.run(
         [sys.executable, "-c", textwrap.dedent(LOAD_AND_RUN), str(root)],
         check=True,
