@@ -347,32 +347,29 @@ def hes_ae(t: ir.Table, source: str) -> dict[str, ir.Table]:
     }
 
 
+def _long_codes(t: ir.Table, system: str, code: ir.StringValue, **extra) -> ir.Table:
+    """Codes one row each, keyed by their record; ``long_codes`` finds the encounter once
+    every file is staged."""
+    return t.select(
+        encounter_id=ibis.null("string"),
+        episode_id=t.RECORD_KEY,
+        position=t.POSITION.try_cast("int16"),
+        code_system=_text(system),
+        code=code,
+        **extra,
+    )
+
+
 def hes_diagnoses_long(t: ir.Table, source: str) -> dict[str, ir.Table]:
     """One row per diagnosis. The record key names an APC episode or an OP or A&E
     attendance; ``long_codes.resolve`` finds its encounter once every file is staged."""
-    return {
-        "staged_diagnosis": t.select(
-            encounter_id=ibis.null("string"),
-            episode_id=t.RECORD_KEY,
-            position=t.POSITION.try_cast("int16"),
-            code_system=_text("icd10"),
-            code=icd10(t.CODE),
-        )
-    }
+    return {"staged_diagnosis": _long_codes(t, "icd10", icd10(t.CODE))}
 
 
 def hes_procedures_long(t: ir.Table, source: str) -> dict[str, ir.Table]:
     """One row per procedure, resolved to its encounter as diagnoses are."""
-    return {
-        "staged_procedure": t.select(
-            encounter_id=ibis.null("string"),
-            episode_id=t.RECORD_KEY,
-            position=t.POSITION.try_cast("int16"),
-            code_system=_text("opcs4"),
-            code=opcs4(t.CODE),
-            procedure_date=as_date(t.PROCEDURE_DATE),
-        )
-    }
+    dated = {"procedure_date": as_date(t.PROCEDURE_DATE)}
+    return {"staged_procedure": _long_codes(t, "opcs4", opcs4(t.CODE), **dated)}
 
 
 def ecds(t: ir.Table, source: str) -> dict[str, ir.Table]:
