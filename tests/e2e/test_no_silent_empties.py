@@ -103,6 +103,24 @@ def test_an_old_extract_is_measured_up_to_the_end_of_its_last_financial_year(ics
     assert summaries["measure"].notes == ()  # registrations present: nothing to say
 
 
+def test_an_index_date_after_the_data_gives_nought_and_says_why(ics, tmp_path):
+    ws = workspace(tmp_path / "ws", ics)
+    config = ws.root / "openphm.toml"
+    config.write_text(
+        config.read_text().replace(
+            "[stages.measure]\n", "[stages.measure]\nindex_date = 2010-03-31\n"
+        )
+    )
+    ws = Workspace(ws.root)
+    summaries = {s.name: run_stage(ws, s) for s in (INGEST, LINK, MEASURE)}
+    counted = ws.table("indicator_values").numerator.sum().execute()
+    assert counted == 0
+    (note,) = summaries["measure"].notes
+    assert "no encounter falls in the years reported" in note
+    assert "2009/10, up to the index date 2010-03-31" in note
+    assert "the encounters run from 2001-04" in note  # where the data are, so the fix is plain
+
+
 def test_too_few_outcomes_skips_risk_with_a_note_and_the_run_goes_on(tmp_path):
     # Sixty people give a handful of emergency admissions: too few to fit a model on.
     ics = tmp_path / "ics"

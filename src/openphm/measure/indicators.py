@@ -260,7 +260,30 @@ def compute(
     frames[SPC] = statistics.spc(frames[VALUES], definitions)
     if notes is not None and denominator != REGISTERED:
         notes.append(_DENOMINATOR_NOTES[denominator])
+    if notes is not None:
+        note = _outside_note(tables["encounter"], index_date, definitions.years)
+        notes.extend([note] if note else [])
     return frames
+
+
+def _outside_note(encounter: ir.Table, index_date: date, years: int) -> str | None:
+    """A note when no encounter falls in the years reported: every count is nought."""
+    reported = [p for p in P.measurement_periods(index_date, years) if p.kind == P.YEAR]
+    first_day, last_day = P.window(tuple(reported))
+    span = encounter.aggregate(
+        first=encounter.start_date.min(),
+        last=encounter.start_date.max(),
+        inside=encounter.start_date.between(first_day, last_day).sum(),
+    )
+    first, last, inside = span.execute().iloc[0]
+    if pd.isna(first) or inside:
+        return None
+    return (
+        f"Every indicator counts nought: no encounter falls in the years reported "
+        f"({', '.join(p.label for p in reported)}, up to the index date {index_date}); the "
+        f"encounters run from {first:%Y-%m-%d} to {last:%Y-%m-%d}. Set [stages.measure] "
+        "index_date to the end of a year the data cover."
+    )
 
 
 def as_table(name: str, frame: pd.DataFrame) -> ir.Table:

@@ -88,15 +88,19 @@ def index_date_from_data(first: date, last: date) -> date:
     - the last 31 March whose whole financial year (1 April to 31 March) lies within
       ``first`` .. ``last``: data from 2001-04-01 to 2003-09-15 give 2003-03-31, and
       data ending on 2003-03-31 give that day;
+    - data ending within ``MONTH_END_GRACE_DAYS`` of a month's last day reach it: an
+      extract cut on the last working day of March (31 March a Sunday, or Easter) still
+      holds that financial year, at the cost of a day or so of its events;
     - else (less than a whole financial year) the last day of the last month the data
       cover completely: data from 2002-06-01 to 2003-01-20 give 2002-12-31 (and data
       of less than a month, their last day).
 
-    Every reported period then ends on or before the last day of the data, so no
-    indicator is counted over months the extract never held.
+    Every reported period then ends on or before the last day of the data (or within
+    the grace before it), so no indicator is counted over months the extract never held.
     """
     if last < first:
         raise ValueError(f"the data end ({last}) is before they start ({first})")
+    last = _reached_month_end(last)
     end_year = financial_year_of(last + _ONE_DAY) - 1  # the last year ending by ``last``
     if financial_year(end_year).start >= first:
         return financial_year(end_year).end
@@ -107,6 +111,15 @@ def index_date_from_data(first: date, last: date) -> date:
 
 
 _ONE_DAY = timedelta(days=1)
+# The days between the last working day and the end of a month at most: a Friday
+# Good Friday before an Easter Monday on the 31st leaves four.
+MONTH_END_GRACE_DAYS = 4
+
+
+def _reached_month_end(last: date) -> date:
+    """``last``, or its month's last day when the data stop within the grace before it."""
+    month_end = _day_before(date(last.year + last.month // 12, last.month % 12 + 1, 1))
+    return month_end if (month_end - last).days <= MONTH_END_GRACE_DAYS else last
 
 
 def _day_before(day: date) -> date:
