@@ -204,8 +204,7 @@ def is_header(found: list[str], layout: Layout, configured: Mapping[str, str]) -
 def _not_a_header(source: Path, found: list[str], layout: Layout) -> str:
     values = sum(bool(_VALUE.fullmatch(h)) for h in found)
     what = (
-        f"holds values, not column names ({values} of its {len(found)} fields are numbers "
-        "or dates)"
+        f"holds values, not column names ({values} of its {len(found)} fields are numbers or dates)"
         if values
         else f"names none of the columns of layout {layout.name!r} (its {len(found)} "
         "field(s) are not shown: without a header line they would be someone's details)"
@@ -694,7 +693,7 @@ def transcode(path: Path, encoding: str, out: Path, max_lines: int | None = None
     except UnicodeError as exc:  # not a decode error: e.g. UTF-16 without a byte order mark
         raise IngestError(
             f"{path}: cannot be read as {encoding} ({exc}); for UTF-16 without a byte order "
-            "mark set encoding = \"utf-16-le\" (or \"utf-16-be\") for this source in "
+            'mark set encoding = "utf-16-le" (or "utf-16-be") for this source in '
             "openphm.toml"
         ) from None
     return _MarkCount.seen != seen
