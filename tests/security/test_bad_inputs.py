@@ -250,10 +250,8 @@ def test_sources_check_reads_a_utf16_file(tmp_path):
 def test_an_encoding_that_is_not_a_text_encoding_is_a_config_error(tmp_path, encoding):
     Workspace.init(tmp_path / "ws").close()
     toml = tmp_path / "ws" / "openphm.toml"
-    toml.write_text(
-        toml.read_text()
-        + f'\n[sources.regs]\npath = "r.csv"\nlayout = "gp_registrations"\nencoding = "{encoding}"\n'
-    )
+    source = f'path = "r.csv"\nlayout = "gp_registrations"\nencoding = "{encoding}"\n'
+    toml.write_text(toml.read_text() + "\n[sources.regs]\n" + source)
     with pytest.raises(ConfigError, match="sources.regs.encoding .*not a text encoding"):
         load_config(toml)
     result = CliRunner().invoke(app, ["run", "--dir", str(tmp_path / "ws")])
