@@ -20,7 +20,7 @@ from rich.table import Table
 
 from openphm import model
 from openphm.config import CONFIG_FILE, ConfigError
-from openphm.engine import EngineError
+from openphm.engine import OUT_OF_MEMORY, EngineError
 from openphm.governance import IdsRefused, require_direct_care
 from openphm.ingest.reader import IngestError
 from openphm.ingest.sources import synth_sources
@@ -82,10 +82,24 @@ def _run(ws: Workspace, only: str | None) -> list[StageSummary]:
     with Progress(*columns, console=console, transient=True) as progress:
         for stage in stages:
             task = progress.add_task(f"stage {stage.name}: {stage.description}")
-            summaries.append(run_stage(ws, stage))
+            try:
+                summaries.append(run_stage(ws, stage))
+            except OUT_OF_MEMORY:
+                raise StageError(_out_of_memory(stage.name, ws)) from None
             progress.remove_task(task)
     _print_summaries(summaries)
     return summaries
+
+
+def _out_of_memory(stage: str, ws: Workspace) -> str:
+    limit = ws.config.engine.memory_limit
+    now = f'memory_limit = "{limit}"' if limit else "DuckDB's default memory limit"
+    return (
+        f"stage {stage!r} ran out of memory under {now} (the engine spills to disk up to "
+        "that limit, and this step needed more) and did not finish: raise memory_limit "
+        f"under [engine] in {ws.root / CONFIG_FILE} (or remove it to use 80% of the "
+        "machine's memory), or free memory, then run again"
+    )
 
 
 def _print_summaries(summaries: list[StageSummary]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -29,6 +30,11 @@ from openphm.disclosure import DisclosurePolicy
 
 CONFIG_FILE = "openphm.toml"
 MIN_KEY_BYTES = 32  # HMAC-SHA256: a key shorter than the hash weakens it
+# A key file is a secret: like ssh with a private key, refuse one that others can read.
+KEY_FILE_PRIVATE_MODE = 0o077  # no permission bit for group or others
+# A random key of 32 bytes or more, raw or as hex or base64, uses many distinct bytes
+# (a 32-character hex key: about 14 of 16): fewer is a phrase, a pattern or a placeholder.
+MIN_KEY_DISTINCT_BYTES = 10
 
 # Why the data are processed; the national data opt-out applies to planning and
 # research but not to direct care, so later stages read this.
@@ -138,21 +144,58 @@ class Pseudonymisation(_Strict):
                 )
             key = environ[self.key_env].encode("utf-8")
         else:
-            try:
-                path = self.key_file
-                if base is not None and not path.is_absolute():
-                    path = base / path
-                key = path.read_bytes().strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"pseudonymisation.key_file: cannot read {self.key_file} ({exc.strerror})"
-                ) from None
+            path = self.key_file
+            if base is not None and not path.is_absolute():
+                path = base / path
+            key = _read_key_file(path, self.key_file)
         if len(key) < MIN_KEY_BYTES:
             raise ConfigError(
                 f"pseudonymisation: the key is {len(key)} bytes; HMAC-SHA256 needs at least "
                 f"{MIN_KEY_BYTES} random bytes"
             )
         return key
+
+
+def _read_key_file(path: Path, configured: Path) -> bytes:
+    """A key file's key (surrounding white space stripped), if the file is one.
+
+    Refused, so that a slip (``key_file = "/etc/passwd"``) cannot become the key: a
+    symbolic link (name the real file); anything but a regular file; a file group or
+    others can read or write (``chmod 600``); and content that is not one key: text of
+    several lines (a passwd file, a config file: a key is one line, or raw bytes that
+    are not text), or fewer than ``MIN_KEY_DISTINCT_BYTES`` distinct bytes. No message
+    shows any of the file's content."""
+    where = f"pseudonymisation.key_file ({configured})"
+    try:
+        if path.is_symlink():
+            raise ConfigError(f"{where} is a symbolic link; set key_file to the real file")
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{where} is not a regular file; set key_file to the key's file")
+        if info.st_mode & KEY_FILE_PRIVATE_MODE:
+            raise ConfigError(
+                f"{where} can be read or written by other users "
+                f"(permissions {stat.filemode(info.st_mode)}); a key must be private to its "
+                f"owner: chmod 600 {path}"
+            )
+        key = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read it ({exc.strerror})") from None
+    try:
+        several_lines = len(key.decode("utf-8").splitlines()) > 1
+    except UnicodeDecodeError:
+        several_lines = False  # raw random bytes may hold a line break by chance
+    if several_lines:
+        raise ConfigError(
+            f"{where} holds several lines of text: it is not a key file (a key is one "
+            "line, such as the output of: openssl rand -hex 32)"
+        )
+    if len(key) >= MIN_KEY_BYTES and len(set(key)) < MIN_KEY_DISTINCT_BYTES:
+        raise ConfigError(
+            f"{where} uses only {len(set(key))} distinct byte values: a pattern or a "
+            "placeholder, not a random key; make one with: openssl rand -hex 32"
+        )
+    return key
 
 
 class MeasureOptions(_Strict):
@@ -335,12 +378,14 @@ class Source(_Strict):
     @classmethod
     def _known_encoding(cls, value: str) -> str:
         try:
-            codecs.lookup(value)
+            text = getattr(codecs.lookup(value), "_is_text_encoding", True)  # not base64, zlib
         except LookupError:
+            text = False
+        if not text:
             raise ValueError(
-                "not an encoding Python knows; use, for example, utf-8, utf-8-sig, cp1252 "
-                "or latin-1"
-            ) from None
+                "not a text encoding Python knows; use, for example, utf-8, utf-8-sig, "
+                "cp1252, latin-1 or utf-16"
+            )
         return value
 
     @field_validator("date_formats")

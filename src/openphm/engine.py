@@ -33,6 +33,19 @@ class EngineError(ValueError):
     """An engine URL or session that openphm cannot use."""
 
 
+def _out_of_memory() -> tuple[type[BaseException], ...]:
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - DuckDB is a dependency
+        return ()
+    return (duckdb.OutOfMemoryException,)
+
+
+#: What an engine raises when a query needs more memory than it may use (DuckDB past its
+#: memory_limit with nothing left to spill), so the command line can say what to change.
+OUT_OF_MEMORY = _out_of_memory()
+
+
 def connect(
     url: Any = DUCKDB_MEMORY, *, base_dir: Path | None = None, memory_limit: str | None = None
 ) -> BaseBackend:

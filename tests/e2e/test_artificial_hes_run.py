@@ -41,6 +41,7 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("artificial_hes") / "ws"
     Workspace.init(root)
     (root / "pseudonym.key").write_bytes(KEY)
+    (root / "pseudonym.key").chmod(0o600)  # a key others can read is refused
     config = (root / "openphm.toml").read_text()
     config = config.replace('key_env = "OPENPHM_PSEUDONYM_KEY"', 'key_file = "pseudonym.key"')
     config = config.replace(

@@ -106,6 +106,7 @@ def _workspace(root: Path, apc: Path, op: Path) -> Path:
     Workspace.init(root).close()
     key_file = root.parent / "pseudonym.key"
     key_file.write_bytes(KEY)
+    key_file.chmod(0o600)  # a key others can read is refused
     toml = root / "openphm.toml"
     text = toml.read_text().replace('key_env = "OPENPHM_PSEUDONYM_KEY"', f'key_file = "{key_file}"')
     text = text.replace(

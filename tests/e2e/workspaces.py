@@ -16,6 +16,7 @@ def configure_sources(
     Workspace.init(root)
     key_file = root / "pseudonym.key"
     key_file.write_bytes(KEY)
+    key_file.chmod(0o600)  # a key others can read is refused
     config = (root / "openphm.toml").read_text()
     config = config.replace('url = "duckdb://warehouse.duckdb"', f'url = "{url}"')
     config = config.replace('key_env = "OPENPHM_PSEUDONYM_KEY"', f'key_file = "{key_file}"')

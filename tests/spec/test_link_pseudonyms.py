@@ -49,6 +49,7 @@ SOURCES = {
 def _config(tmp_path, declared: bool = True, sources=None) -> Config:
     key_file = tmp_path / "pseudonym.key"
     key_file.write_bytes(KEY)
+    key_file.chmod(0o600)  # a key others can read is refused
     return Config.model_validate(
         {
             "name": "spec",

@@ -305,7 +305,9 @@ def test_the_key_is_read_from_the_environment_without_showing_it():
 def test_the_key_is_read_from_a_file(tmp_path):
     from openphm.config import ConfigError, Pseudonymisation
 
-    (tmp_path / "key").write_bytes(b"s" * 32 + b"\n")
-    assert Pseudonymisation(key_file=tmp_path / "key").read_key() == b"s" * 32
+    key = b"0123456789abcdef" * 4  # as openssl rand -hex 32 writes one
+    (tmp_path / "key").write_bytes(key + b"\n")
+    (tmp_path / "key").chmod(0o600)
+    assert Pseudonymisation(key_file=tmp_path / "key").read_key() == key
     with pytest.raises(ConfigError, match="cannot read"):
         Pseudonymisation(key_file=tmp_path / "absent").read_key()

@@ -28,15 +28,18 @@ from openphm import engine
 from openphm.config import Config, Source
 from openphm.ingest import checks
 from openphm.ingest.layouts import LAYOUTS, Layout
+from openphm.ingest.paths import source_file
 from openphm.ingest.reader import (
     _BREAK,
     ColumnMatch,
     IngestError,
     ReadResult,
     _csv_header,
+    ascii_compatible,
     match_columns,
     read_csv,
     read_parquet,
+    transcode,
 )
 from openphm.ingest.stage import reading_values
 
@@ -104,12 +107,14 @@ def _check(root, name, source, rows, window, con, work) -> SourceCheck:
     layout = LAYOUTS[source.layout]
     fmt = source.file_format(layout.format)
     found = SourceCheck(name, source, layout, fmt, source.separator if fmt == "csv" else None)
-    path = root / source.path
-    if not path.is_file():
-        found.error = f"{path} does not exist; check path in [sources.{name}]"
-        return found
     try:
-        headers = _headers(path, fmt, source)
+        path = source_file(root, name, source)
+        encoding = source.encoding
+        if fmt == "csv" and not ascii_compatible(encoding):  # UTF-16: a UTF-8 copy's sample
+            copy = work / "transcoded.csv"
+            transcode(path, encoding, copy, max_lines=rows + 1)
+            path, encoding = copy, "utf-8"
+        headers = _headers(path, fmt, source, encoding)
         found.match = match_columns(path, headers, layout, source.columns)
         if found.match.missing:
             return found
@@ -122,23 +127,26 @@ def _check(root, name, source, rows, window, con, work) -> SourceCheck:
         else:
             _csv_sample(path, sample, rows)
             result = read_csv(
-                sample, layout, staged, source.encoding, source.columns, source.separator, values
+                sample, layout, staged, encoding, source.columns, source.separator, values
             )
     except IngestError as exc:
-        found.error = str(exc).replace(str(work / "sample.csv"), str(path))
+        delivered = str(root / source.path)
+        found.error = str(exc)
+        for scratch in ("sample.csv", "transcoded.csv"):
+            found.error = found.error.replace(str(work / scratch), delivered)
         return found
     found.rows = result.rows_read
     _findings(found, result, con, window)
     return found
 
 
-def _headers(path: Path, fmt: str, source: Source) -> list[str]:
+def _headers(path: Path, fmt: str, source: Source, encoding: str) -> list[str]:
     if fmt == "parquet":
         try:
             return pq.ParquetFile(path).schema_arrow.names
         except (OSError, pa.ArrowInvalid) as exc:
             raise IngestError(f"{path}: cannot be read as Parquet ({exc})") from None
-    return _csv_header(path, source.encoding, source.separator)[0]
+    return _csv_header(path, encoding, source.separator)[0]
 
 
 def _csv_sample(path: Path, out: Path, rows: int) -> None:

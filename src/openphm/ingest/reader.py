@@ -141,11 +141,9 @@ def match_columns(
 ) -> ColumnMatch:
     """Which header holds each layout column: the name the source configures for it
     (``columns`` in ``[sources.NAME]``), else the layout's own name, else its aliases in
-    order, all ignoring case, spaces and underscores. Raises only for a header repeated,
-    a configured column the layout lacks, or two headers that differ only in case."""
-    repeated = sorted({c for c in found if found.count(c) > 1})
-    if repeated:
-        raise IngestError(f"{source}: column(s) {repeated} appear more than once in the header")
+    order, all ignoring case, spaces and underscores. Raises only for a line 1 that is not
+    a header (``is_header``: then none of it is shown), a header repeated, a configured
+    column the layout lacks, or two headers that differ only in case."""
     configured = dict(configured or {})
     unknown = sorted(set(configured) - set(layout.all_columns))
     if unknown:
@@ -153,6 +151,11 @@ def match_columns(
             f"{source}: columns {unknown} in [sources] are not columns of layout "
             f"{layout.name!r}; its columns are: {', '.join(layout.all_columns)}"
         )
+    if not is_header(found, layout, configured):
+        raise IngestError(_not_a_header(source, found, layout))
+    repeated = sorted({c for c in found if found.count(c) > 1})
+    if repeated:
+        raise IngestError(f"{source}: column(s) {repeated} appear more than once in the header")
     by_key: dict[str, list[str]] = {}
     for header in found:
         by_key.setdefault(header_key(header), []).append(header)
@@ -173,14 +176,6 @@ def match_columns(
                 matched[column] = Matched(headers[0], how, headers[0] == name)
                 used.add(headers[0])
                 break
-    values = sum(bool(_VALUE.fullmatch(h)) for h in found)
-    if not matched and values:  # never echo them: they may be someone's NHS number
-        raise IngestError(
-            f"{source}: line 1 holds values, not column names ({values} of its {len(found)} "
-            "fields are numbers or dates), and no column of layout "
-            f"{layout.name!r} was found: the file needs a header line of column names "
-            f"(openphm layouts {layout.name} lists them)"
-        )
     unused = [h for h in found if h not in used]
     missing = []
     for column in layout.columns:
@@ -193,6 +188,33 @@ def match_columns(
             close = [keys[c] for c in close]
         missing.append((column, close[0] if close else None))
     return ColumnMatch(matched, tuple(missing), tuple(unused))
+
+
+def is_header(found: list[str], layout: Layout, configured: Mapping[str, str]) -> bool:
+    """Line 1 is shown in messages only if it is a header: at least one of its fields
+    names a layout column (its own name, an alias or the configured header). A file
+    without a header line has a person's details there (an NHS number, a date of
+    birth, a postcode), and a file that is not an extract at all (a link to
+    /etc/shadow) has whatever it holds: neither is ever echoed."""
+    names = {header_key(n) for c in layout.all_columns for n in (c, *layout.aliases.get(c, ()))}
+    names |= {header_key(n) for n in configured.values()}
+    return any(header_key(h) in names for h in found)
+
+
+def _not_a_header(source: Path, found: list[str], layout: Layout) -> str:
+    values = sum(bool(_VALUE.fullmatch(h)) for h in found)
+    what = (
+        f"holds values, not column names ({values} of its {len(found)} fields are numbers or dates)"
+        if values
+        else f"names none of the columns of layout {layout.name!r} (its {len(found)} "
+        "field(s) are not shown: without a header line they would be someone's details)"
+    )
+    return (
+        f"{source}: line 1 {what}, and no column of layout {layout.name!r} was found: the "
+        f"file needs a header line of column names (openphm layouts {layout.name} lists "
+        "them). If the file names its columns otherwise, map them in [sources] with "
+        'columns = { LAYOUT_COLUMN = "FILE HEADER" }'
+    )
 
 
 def missing_message(source: Path, layout: Layout, match: ColumnMatch, found: list[str]) -> str:
@@ -283,14 +305,19 @@ def _raw(text: str, encoding: str) -> bytes:
     )
 
 
-def _csv_header(path: Path, encoding: str, delimiter: str = ",") -> tuple[list[str], int]:
-    """The header's column names, and the byte offset of line 2 (where the rows start)."""
+def _csv_header(
+    path: Path, encoding: str, delimiter: str = ",", shown: Path | None = None
+) -> tuple[list[str], int]:
+    """The header's column names, and the byte offset of line 2 (where the rows start).
+    ``shown``: the file the messages name (the delivered one, when ``path`` is its
+    UTF-8 copy)."""
+    named = shown or path
     with open(path, "rb") as fh:
         head = fh.read(MAX_HEADER_BYTES + 2)
     end = _BREAK.search(head)
     if len(head) > MAX_HEADER_BYTES and (end is None or end.start() >= MAX_HEADER_BYTES):
         raise IngestError(
-            f"{path}: line 1 (the header) has no line break in its first "
+            f"{named}: line 1 (the header) has no line break in its first "
             f"{MAX_HEADER_BYTES:,} bytes; expected a header line of column names"
         )
     first, body = (head[: end.start()], end.end()) if end else (head, len(head))
@@ -298,14 +325,14 @@ def _csv_header(path: Path, encoding: str, delimiter: str = ",") -> tuple[list[s
         text = first.decode(encoding).lstrip("\ufeff")
     except UnicodeDecodeError:
         raise IngestError(
-            f"{path}: line 1 (the header) is not valid {encoding}; "
+            f"{named}: line 1 (the header) is not valid {encoding}; "
             "set encoding for this source in openphm.toml (for example cp1252)"
         ) from None
     if not text.strip():
-        raise IngestError(f"{path}: the file is empty; expected a header line of column names")
+        raise IngestError(f"{named}: the file is empty; expected a header line of column names")
     names = [name.strip() for name in next(csv.reader(io.StringIO(text), delimiter=delimiter))]
     if len(names) == 1:  # every layout has two columns or more
-        _one_column(path, names[0], delimiter)
+        _one_column(named, names[0], delimiter)
     return names, body
 
 
@@ -596,17 +623,32 @@ def read_csv(
     delimiter: str = ",",
     values: Values = Values(),
 ) -> ReadResult:
-    """A CSV file (any one-character delimiter) staged as text, ``_line`` each row's line."""
-    header, body = _csv_header(path, encoding, delimiter)
-    mapping = resolve_columns(path, header, layout, columns)
-    dialect = _Dialect(encoding, delimiter, values)
+    """A CSV file (any one-character delimiter) staged as text, ``_line`` each row's line.
+
+    A file in an encoding where line breaks, quotes and delimiters are not their ASCII
+    bytes (UTF-16, UTF-32) is first copied to UTF-8 beside ``out`` (``transcode``), and
+    the copy read; the copy is removed when the read ends."""
+    if ascii_compatible(encoding):
+        return _read_csv(path, path, layout, out, _Dialect(encoding, delimiter, values), columns)
+    copy = out.with_name(out.name + ".utf-8.csv")
+    try:
+        marked = transcode(path, encoding, copy)
+        dialect = _Dialect("utf-8", delimiter, values, marked)
+        return _read_csv(copy, path, layout, out, dialect, columns)
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _read_csv(path, shown, layout, out, dialect, columns) -> ReadResult:
+    header, body = _csv_header(path, dialect.encoding, dialect.delimiter, shown)
+    mapping = resolve_columns(shown, header, layout, columns)
     block = BLOCK_BYTES
     while True:
         try:
             return _read_csv_blocks(path, layout, out, dialect, header, body, block, mapping)
         except pa.ArrowInvalid as exc:
             if "straddling" not in str(exc) or block >= MAX_BLOCK_BYTES:
-                raise IngestError(f"{path}: cannot be parsed as CSV ({exc})") from None
+                raise IngestError(f"{shown}: cannot be parsed as CSV ({exc})") from None
             block *= 4
 
 
@@ -615,6 +657,46 @@ class _Dialect:
     encoding: str
     delimiter: str
     values: Values
+    marked: bool = False  # the text holds marked bytes from transcoding: search for them
+
+
+# Every printable ASCII character, tab and the line breaks: what a CSV's structure is made of.
+_ASCII = bytes([9, 10, 13, *range(32, 127)])
+TRANSCODE_BYTES = 1 << 20
+
+
+def ascii_compatible(encoding: str) -> bool:
+    """Whether the file's bytes for line breaks, quotes, delimiters and header names are
+    their ASCII bytes (UTF-8, cp1252, latin-1), so the file can be split as it is."""
+    try:
+        return _ASCII.decode(encoding) == _ASCII.decode("ascii")
+    except (UnicodeDecodeError, LookupError):
+        return False
+
+
+def transcode(path: Path, encoding: str, out: Path, max_lines: int | None = None) -> bool:
+    """``path`` (in ``encoding``) copied to ``out`` in UTF-8, streaming; returns whether
+    any byte could not be decoded (marked, so its row is rejected as invalid_encoding).
+    ``max_lines``: stop soon after this many lines (a sample)."""
+    seen = _MarkCount.seen
+    decoder = codecs.getincrementaldecoder(_CODEC_PREFIX + encoding)()
+    lines = 0
+    try:
+        with open(path, "rb") as src, open(out, "wb") as dst:
+            while True:
+                chunk = src.read(TRANSCODE_BYTES)
+                text = decoder.decode(chunk, final=not chunk)
+                dst.write(text.encode("utf-8", "surrogatepass"))
+                lines += _breaks(text)
+                if not chunk or (max_lines is not None and lines > max_lines):
+                    break
+    except UnicodeError as exc:  # not a decode error: e.g. UTF-16 without a byte order mark
+        raise IngestError(
+            f"{path}: cannot be read as {encoding} ({exc}); for UTF-16 without a byte order "
+            'mark set encoding = "utf-16-le" (or "utf-16-be") for this source in '
+            "openphm.toml"
+        ) from None
+    return _MarkCount.seen != seen
 
 
 def _read_csv_blocks(path, layout, out, dialect, header, body, block, mapping) -> ReadResult:
@@ -697,7 +779,7 @@ def _read_rows(path, size, start, layout, dialect, header, block, staging, resul
     marks = _MarkCount.seen
 
     def stage(batch, lines) -> None:
-        marked = _MarkCount.seen != marks
+        marked = dialect.marked or _MarkCount.seen != marks
         named = batch.select(wanted).rename_columns(names)
         _stage_batch(named, lines, layout, staging, result.rejects, marked, dialect.values)
 

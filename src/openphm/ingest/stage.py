@@ -37,7 +37,8 @@ from openphm.ingest import long_codes, omop_join, quality, staged
 from openphm.ingest.canonical import MAPPERS
 from openphm.ingest.checks import Window, checks_for, issues, label, split
 from openphm.ingest.layouts import LAYOUTS, Layout
-from openphm.ingest.reader import IngestError, ReadResult, Values, read_csv, read_parquet
+from openphm.ingest.paths import shown_path, source_file
+from openphm.ingest.reader import ReadResult, Values, read_csv, read_parquet
 from openphm.model import table_spec
 from openphm.runner import STAGING_PREFIX, Stage, StageError, StageInput, StageOutput
 
@@ -76,12 +77,8 @@ def _register(accepted: ir.Table) -> ir.Table:
 
 
 def _read(path: Path, source: Source, out: Path) -> ReadResult:
+    """``path``: checked by ``paths.source_file``."""
     layout = LAYOUTS[source.layout]
-    if not path.is_file():
-        raise IngestError(
-            f"source file {path} (layout {source.layout}) does not exist; "
-            "check [sources] in openphm.toml"
-        )
     values = reading_values(source, layout)
     if source.file_format(layout.format) == "parquet":
         return read_parquet(path, layout, out, source.columns, values)
@@ -165,7 +162,8 @@ def _refuse_repeated_files(sources: dict[str, Source], root: Path) -> None:
         if path in seen:
             raise StageError(
                 f"sources {seen[path]!r} and {name!r} name the same file "
-                f"({source.path.as_posix()}): its rows would be counted twice. Keep one of them"
+                f"({shown_path(root, source.path)}): its rows would be counted twice. "
+                "Keep one of them"
             )
         seen[path] = name
 
@@ -194,6 +192,8 @@ def build(inp: StageInput) -> StageOutput:
         )
     _refuse_undeclared(inp, ws.root / "openphm.toml")
     _refuse_repeated_files(sources, ws.root)
+    # Every file is checked before any is read: a link or a missing file stops the run early.
+    files_at = {name: source_file(ws.root, name, source) for name, source in sources.items()}
     options = inp.config.stages.ingest
     window = Window(options.earliest_date, options.extract_date or date.today())
     scratch = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=ws.root))
@@ -211,13 +211,13 @@ def build(inp: StageInput) -> StageOutput:
     # engine checks the ones already read.
     reading = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="openphm-read")
     reads = [
-        reading.submit(_read, ws.root / source.path, source, scratch / f"{i}.parquet")
-        for i, (_, source) in enumerate(ordered)
+        reading.submit(_read, files_at[name], source, scratch / f"{i}.parquet")
+        for i, (name, source) in enumerate(ordered)
     ]
     try:
         for i, (name, source) in enumerate(ordered):
             layout = LAYOUTS[source.layout]
-            shown = source.path.as_posix()
+            shown = shown_path(ws.root, source.path)  # never an absolute path: it is published
             result = reads[i].result()
             if result.rows_read == 0 and layout.name in NEVER_EMPTY:
                 raise StageError(
