@@ -27,6 +27,7 @@ from openphm.report.build import build_report
 from openphm.runner import run_stage
 from openphm.stages import STAGES
 from openphm.synth import generate
+from openphm.workspace import Workspace
 from tests.e2e.workspaces import configure_sources
 
 NHS = str(synthetic_nhs_numbers(1, np.random.default_rng(16))[0])  # the 999 range only
@@ -97,7 +98,11 @@ def run(tmp_path_factory):
         ],
     )
     root = tmp_path_factory.mktemp("ws")
-    ws = configure_sources(root, synth)
+    configure_sources(root, synth)
+    # As in the demo: at this size a cost centre's only stays can be opted-out people's.
+    config = root / "openphm.toml"
+    config.write_text(config.read_text() + '\n[stages.cost]\npool_without_volume = "unallocated"\n')
+    ws = Workspace(root)
     for stage in STAGES:
         run_stage(ws, stage)
     report = build_report(root)
@@ -216,4 +221,6 @@ def test_the_writer_withholds_identifiers_and_counts_them(tmp_path):
     assert (shown.iloc[1:][keys] == INVALID_VALUE).all().all()
     sidecar = json.loads((tmp_path / "attack.disclosure.json").read_text())
     expected = {k: len(IDENTIFIERS) for k in keys}
-    assert sidecar["disclosure"]["invalid_values"] == expected == written.decisions["invalid_values"]
+    assert (
+        sidecar["disclosure"]["invalid_values"] == expected == written.decisions["invalid_values"]
+    )

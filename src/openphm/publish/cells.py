@@ -133,6 +133,8 @@ def withhold(
         verdict = {v: allowed(column, v) for v in set(cells) if isinstance(v, str)}
         bad = sum(1 for v in cells if isinstance(v, str) and not verdict[v])
         if bad:
-            out[column] = [INVALID_VALUE if isinstance(v, str) and not verdict[v] else v for v in cells]
+            out[column] = [
+                INVALID_VALUE if isinstance(v, str) and not verdict[v] else v for v in cells
+            ]
             replaced[column] = bad
     return out, replaced
