@@ -2,7 +2,8 @@
 
 It accepts nothing but a :class:`~openphm.disclosure.GatedTable`, checks the
 gate's promise once more on the rows it is about to write (defence in depth),
-and writes each file atomically with a sidecar saying what was suppressed.
+withholds any key cell shaped like an identifier (``cells.py``), and writes each
+file atomically with a sidecar saying what was suppressed and withheld.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from openphm.disclosure import FLAG_SUFFIX, TOTAL, GatedTable
+from openphm.publish import cells
 from openphm.workspace import atomic_write_text
 
 SUPPRESSED_MARK = "*"
@@ -41,15 +43,17 @@ def write_published(directory: Path, gated: GatedTable) -> PublishedFile:
     frame = gated.table.execute()
     if gated.decisions["enabled"]:
         _recheck(gated, frame)
+    frame, withheld = _withheld(frame, gated)
+    decisions = {**gated.decisions, "invalid_values": withheld}
     frame = _in_reading_order(frame, gated.keys)
     text = _neutralised(_render(frame, gated)).to_csv(index=False, lineterminator="\n")
     path = directory / f"{gated.name}.csv"
     atomic_write_text(path, text)
-    sidecar = {"table": gated.name, "rows": len(frame), "disclosure": dict(gated.decisions)}
+    sidecar = {"table": gated.name, "rows": len(frame), "disclosure": decisions}
     atomic_write_text(
         directory / f"{gated.name}.disclosure.json", json.dumps(sidecar, indent=2, sort_keys=True)
     )
-    return PublishedFile(gated.name, path, len(frame), dict(gated.decisions))
+    return PublishedFile(gated.name, path, len(frame), decisions)
 
 
 def _recheck(gated: GatedTable, frame: pd.DataFrame) -> None:
@@ -113,6 +117,15 @@ def neutralise(value: object) -> object:
 def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
     text = [c for c in frame.columns if frame[c].dtype == object or frame[c].dtype == "string"]
     return frame.assign(**{c: frame[c].map(neutralise) for c in text}) if text else frame
+
+
+def _withheld(frame: pd.DataFrame, gated: GatedTable) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Key cells shaped like an identifier replaced by cells.INVALID_VALUE, and how many
+    were in each column (counts only: the sidecar and the audit show that values were
+    withheld, never which)."""
+    text = [k for k in gated.keys if frame[k].dtype == object or frame[k].dtype == "string"]
+    replaced, counts = cells.withhold(gated.name, text, {k: frame[k].tolist() for k in text})
+    return (frame.assign(**replaced) if replaced else frame), counts
 
 
 def _render(frame: pd.DataFrame, gated: GatedTable) -> pd.DataFrame:
