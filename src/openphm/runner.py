@@ -27,6 +27,7 @@ import pandas as pd
 
 import openphm
 from openphm import engine
+from openphm.codes import is_valid_nhs_number
 from openphm.config import Config
 from openphm.disclosure import GatedTable
 from openphm.publish.writer import write_published
@@ -247,16 +248,9 @@ _NHS_LIKE = re.compile(r"(?<![\d.,])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d.,])")
 _HEX_LIKE = re.compile(r"\b[0-9a-fA-F]{16,}\b")
 
 
-def _modulus_11(digits: str) -> bool:
-    """The NHS number check digit (NHS Data Dictionary: NHS NUMBER)."""
-    total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
-    check = 11 - total % 11
-    return check != 10 and (0 if check == 11 else check) == int(digits[9])
-
-
 def _withheld(match: re.Match) -> str:
     digits = re.sub(r"\D", "", match.group())
-    return WITHHELD if _modulus_11(digits) else match.group()
+    return WITHHELD if is_valid_nhs_number(digits) else match.group()
 
 
 def check_note(stage: str, note: str) -> str:
