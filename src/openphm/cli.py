@@ -83,7 +83,9 @@ def _run(ws: Workspace, only: str | None, rekey: bool = False) -> list[StageSumm
             f"--rekey changes the key stage(s) {[s.name for s in STAGES if s.reads_key]} "
             "pseudonymise with, and this run has none; leave out --stage, or name one of them"
         )
-    if keyed:  # before ingest's work, so a wrong key stops the run in its first second
+    # Before ingest's work, so a wrong key stops the run in its first second. A workspace
+    # with no key yet has nothing to compare with: its first link stage records the key.
+    if keyed and key_continuity.stored(ws) is not None:
         key_continuity.check(ws, "this run", rekey)
     summaries = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
