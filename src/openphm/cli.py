@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from openphm import model
+from openphm import key_continuity, model
 from openphm.config import CONFIG_FILE, ConfigError
 from openphm.engine import OUT_OF_MEMORY, EngineError
 from openphm.governance import IdsRefused, require_direct_care
@@ -75,15 +75,25 @@ def schema(table: Annotated[str | None, typer.Argument(help="one table")] = None
         console.print(model.describe(table), highlight=False, markup=False)
 
 
-def _run(ws: Workspace, only: str | None) -> list[StageSummary]:
+def _run(ws: Workspace, only: str | None, rekey: bool = False) -> list[StageSummary]:
     stages = select_stages(STAGES, only)
+    keyed = [s.name for s in stages if s.reads_key]
+    if rekey and not keyed:
+        raise StageError(
+            f"--rekey changes the key stage(s) {[s.name for s in STAGES if s.reads_key]} "
+            "pseudonymise with, and this run has none; leave out --stage, or name one of them"
+        )
+    # Before ingest's work, so a wrong key stops the run in its first second. A workspace
+    # with no key yet has nothing to compare with: its first link stage records the key.
+    if keyed and key_continuity.stored(ws) is not None:
+        key_continuity.check(ws, "this run", rekey)
     summaries = []
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         for stage in stages:
             task = progress.add_task(f"stage {stage.name}: {stage.description}")
             try:
-                summaries.append(run_stage(ws, stage))
+                summaries.append(run_stage(ws, stage, rekey=rekey))
             except OUT_OF_MEMORY:
                 raise StageError(_out_of_memory(stage.name, ws)) from None
             progress.remove_task(task)
@@ -118,12 +128,20 @@ def _print_summaries(summaries: list[StageSummary]) -> None:
 def run(
     directory: WorkspaceDir = Path("."),
     stage: Annotated[str | None, typer.Option(help="run only this stage")] = None,
+    rekey: Annotated[
+        bool,
+        typer.Option(
+            "--rekey",
+            help="the pseudonymisation key was changed on purpose: re-pseudonymise everyone "
+            "with it (every person_id changes; the audit records the old and new fingerprints)",
+        ),
+    ] = False,
 ) -> None:
     """Run every stage in order, or one with --stage."""
     with _clear_errors():
         ws = Workspace(directory)
         try:
-            _run(ws, stage)
+            _run(ws, stage, rekey)
         finally:
             ws.close()
 

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 import openphm
-from openphm import engine
+from openphm import engine, key_continuity
 from openphm.codes import is_valid_nhs_number
 from openphm.config import Config
 from openphm.disclosure import GatedTable
@@ -85,6 +85,8 @@ class Stage:
     # warehouse: they hold raw identifiers). Those also in ``consumes`` are deleted once
     # this stage has committed.
     restricted_inputs: tuple[str, ...] = ()
+    # Reads the pseudonymisation key: runs only with the workspace's key (key_continuity).
+    reads_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,10 +153,12 @@ def _audit(ws: Workspace, action: str, inputs: list, outputs: list, **extra: Any
     )
 
 
-def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
+def run_stage(ws: Workspace, stage: Stage, rekey: bool = False) -> StageSummary:
+    """Run one stage; ``rekey`` lets a stage that reads the key take a new one."""
     started = time.perf_counter()
     with workspace_lock(ws):
         _require_intact_audit(ws, stage)
+        key = key_continuity.check(ws, f"stage {stage.name!r}", rekey) if stage.reads_key else None
         _remove_leftovers(ws)
         catalog = ws.catalog()
         missing = [t for t in stage.inputs if t not in catalog]
@@ -210,7 +214,10 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
             published=[
                 {"file": p.path.name, "rows": p.rows, "disclosure": p.decisions} for p in published
             ],
+            **({key_continuity.AUDIT_FIELD: key.audit()} if key else {}),
         )
+        if key:  # committed and audited: only now is the new key the workspace's
+            key_continuity.record(ws, key)
     rows_in = sum(d["rows"] for d in in_desc)
     return StageSummary(
         stage=stage.name,

@@ -5,6 +5,8 @@
     openphm.toml     configuration (see config.py)
     warehouse.duckdb the tables (by default; any engine config.py allows)
     catalog.json     which physical table holds each logical table
+    key-fingerprint.json  the pseudonymisation key's fingerprint, never the key
+                     (key_continuity.py)
     audit/           the hash-chained audit log
     quarantine/      rows that failed validation, with reasons
     published/       the only place human-facing outputs are written

@@ -370,4 +370,5 @@ STAGE = Stage(
     build=build,
     restricted_inputs=STAGED,
     consumes=STAGED,
+    reads_key=True,
 )
