@@ -8,6 +8,17 @@ from openphm import engine
 from openphm.workspace import Workspace
 
 
+#: The audit key the template's [audit] key_env names, for every test (and the commands they
+#: start, which inherit the environment). Not a real key.
+AUDIT_KEY = "openphm-test-audit-key-not-for-real-use-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def audit_key(monkeypatch):
+    monkeypatch.setenv("OPENPHM_AUDIT_KEY", AUDIT_KEY)
+    return AUDIT_KEY.encode()
+
+
 @pytest.fixture(scope="session")
 def spark_con(tmp_path_factory):
     """One local Spark session for the whole run (it takes seconds to start)."""
