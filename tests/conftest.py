@@ -13,10 +13,12 @@ from openphm.workspace import Workspace
 AUDIT_KEY = "openphm-test-audit-key-not-for-real-use-0123456789"
 
 
-@pytest.fixture(autouse=True)
-def audit_key(monkeypatch):
-    monkeypatch.setenv("OPENPHM_AUDIT_KEY", AUDIT_KEY)
-    return AUDIT_KEY.encode()
+@pytest.fixture(scope="session", autouse=True)
+def audit_key():
+    """Session-wide, so module-scoped workspaces are keyed too."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENPHM_AUDIT_KEY", AUDIT_KEY)
+        yield AUDIT_KEY.encode()
 
 
 @pytest.fixture(scope="session")
