@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import sys
@@ -281,8 +282,11 @@ def _demo_audit_key(ws: Workspace, fresh: bool) -> Path:
     whoever can rewrite the log must not find the key that signs it there too."""
     key_file = ws.root.parent / f"{ws.root.name}-audit.key"
     if fresh or not key_file.exists():
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
+        key_file.unlink(missing_ok=True)
+        # Created readable by its owner only: no moment when others could read it.
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
     config = ws.root / CONFIG_FILE
     config.write_text(
         config.read_text().replace('key_env = "OPENPHM_AUDIT_KEY"', f'key_file = "{key_file}"')
@@ -341,11 +345,6 @@ def synth(
         console.print(calibration.render(calibration.achieved(result.out)), markup=False)
 
 
-def _audit_log(directory: Path):
-    ws = Workspace(directory)
-    return ws.audit
-
-
 def _exported_head(text: str) -> dict:
     """A head as `openphm audit head` prints it: the JSON itself, or a file holding it."""
     raw = text if text.lstrip().startswith("{") else None
@@ -380,16 +379,14 @@ def audit_verify(
     to an earlier copy or a rewrite by someone holding the key."""
     with _clear_errors():
         try:
-            log = _audit_log(directory)
+            log = Workspace(directory).audit
             result = log.verify_against(_exported_head(head)) if head else log.verify()
         except AuditError as exc:
             raise WorkspaceError(str(exc)) from None
-    if result.ok and result.authenticated:
+    if result.ok:
         console.print(f"audit log {result.reason}; head {result.head_hash}", soft_wrap=True)
-        return
-    if result.ok:  # a chain anyone with write access could have recomputed: say so
-        console.print(f"audit log {result.reason}; head {result.head_hash}", soft_wrap=True)
-        err.print("[bold yellow]warning:[/] the audit log is not authenticated", highlight=False)
+        if not result.authenticated:  # a chain anyone with write access could recompute
+            err.print("[bold yellow]warning:[/] the audit log is not authenticated")
         return
     err.print(f"[bold red]audit log damaged:[/] {escape(result.reason)}", highlight=False)
     raise typer.Exit(1)
@@ -401,7 +398,7 @@ def audit_head(directory: WorkspaceDir = Path(".")) -> None:
     (board minutes, another machine) and check later with `audit verify --head`."""
     with _clear_errors():
         try:
-            head = _audit_log(directory).head()
+            head = Workspace(directory).audit.head()
         except AuditError as exc:
             raise WorkspaceError(str(exc)) from None
     console.print(json.dumps(head, sort_keys=True), markup=False, highlight=False, soft_wrap=True)
@@ -413,7 +410,7 @@ def audit_seal(directory: WorkspaceDir = Path(".")) -> None:
     record vouching for the records before it. Run it only if you know they are genuine."""
     with _clear_errors():
         try:
-            record = _audit_log(directory).seal()
+            record = Workspace(directory).audit.seal()
         except AuditError as exc:
             raise WorkspaceError(str(exc)) from None
     console.print(
