@@ -7,7 +7,6 @@ import pytest
 from openphm import engine
 from openphm.workspace import Workspace
 
-
 #: The audit key the template's [audit] key_env names, for every test (and the commands they
 #: start, which inherit the environment). Not a real key.
 AUDIT_KEY = "openphm-test-audit-key-not-for-real-use-0123456789"
