@@ -7,6 +7,18 @@ import pytest
 from openphm import engine
 from openphm.workspace import Workspace
 
+#: The audit key the template's [audit] key_env names, for every test (and the commands they
+#: start, which inherit the environment). Not a real key.
+AUDIT_KEY = "openphm-test-audit-key-not-for-real-use-0123456789"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def audit_key():
+    """Session-wide, so module-scoped workspaces are keyed too."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENPHM_AUDIT_KEY", AUDIT_KEY)
+        yield AUDIT_KEY.encode()
+
 
 @pytest.fixture(scope="session")
 def spark_con(tmp_path_factory):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 import shutil
 import sys
@@ -19,6 +21,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from openphm import key_continuity, model
+from openphm.audit import AuditError
 from openphm.config import CONFIG_FILE, ConfigError
 from openphm.engine import OUT_OF_MEMORY, EngineError
 from openphm.governance import IdsRefused, require_direct_care
@@ -65,7 +68,13 @@ def init(directory: Annotated[Path, typer.Argument(help="folder to create")]) ->
     """Create a workspace with a commented openphm.toml."""
     with _clear_errors():
         ws = Workspace.init(directory)
-    console.print(f"workspace ready: {ws.root}\nedit {ws.root / 'openphm.toml'} to configure it")
+    console.print(
+        f"workspace ready: {ws.root}\nedit {ws.root / 'openphm.toml'} to configure it\n"
+        "its [audit] key_env names OPENPHM_AUDIT_KEY: set it to a key of its own (32 random "
+        "bytes or more, e.g. from `openssl rand -hex 32`) kept outside the workspace, or "
+        "point [audit] at a key_file",
+        markup=False,
+    )
 
 
 @app.command()
@@ -253,6 +262,7 @@ def demo(
         sources = ws.root / "sources"
         _generate(sources, people=people, seed=seed)
         _point_demo_at(ws, sources)
+        audit_key = _demo_audit_key(ws, fresh)
         ws = Workspace(ws.root)
         try:
             _run(ws, None)
@@ -267,6 +277,7 @@ def demo(
     ]
     lines += [f"  {p.name}" for p in sorted(ws.published_dir.glob("*.csv"))]
     lines.append(f"audit:      {ws.audit_dir} ({verification.reason})")
+    lines.append(f"audit key:  {audit_key} (outside the workspace: keep it apart from it)")
     lines += _report_and_dashboard_lines(ws.root)
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
@@ -296,6 +307,23 @@ def _point_demo_at(ws: Workspace, sources: Path) -> None:
     # reconciliation line instead of stopping the demo.
     cost = '[stages.cost]\npool_without_volume = "unallocated"\n'
     config.write_text(text + "\n" + cost + "\n" + synth_sources(ws.root, sources))
+
+
+def _demo_audit_key(ws: Workspace, fresh: bool) -> Path:
+    """The demo's own audit key, in a file beside the workspace folder, not inside it:
+    whoever can rewrite the log must not find the key that signs it there too."""
+    key_file = ws.root.parent / f"{ws.root.name}-audit.key"
+    if fresh or not key_file.exists():
+        key_file.unlink(missing_ok=True)
+        # Created readable by its owner only: no moment when others could read it.
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    config = ws.root / CONFIG_FILE
+    config.write_text(
+        config.read_text().replace('key_env = "OPENPHM_AUDIT_KEY"', f'key_file = "{key_file}"')
+    )
+    return key_file
 
 
 def _remove_old_demo(directory: Path) -> None:
@@ -349,18 +377,79 @@ def synth(
         console.print(calibration.render(calibration.achieved(result.out)), markup=False)
 
 
-@audit_app.command("verify")
-def audit_verify(directory: WorkspaceDir = Path(".")) -> None:
-    """Check the audit chain; exit 1 naming the first bad record if it was tampered with."""
-    with _clear_errors():
-        result = Workspace(directory).audit.verify()
-    if result.ok:
-        console.print(
-            f"audit log intact: {result.records} records; head {result.head_hash}", soft_wrap=True
+def _exported_head(text: str) -> dict:
+    """A head as `openphm audit head` prints it: the JSON itself, or a file holding it."""
+    raw = text if text.lstrip().startswith("{") else None
+    if raw is None:
+        try:
+            raw = Path(text).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise WorkspaceError(f"--head {text}: cannot read it ({exc.strerror})") from None
+    try:
+        head = json.loads(raw)
+    except ValueError:
+        head = None
+    if not isinstance(head, dict):
+        raise WorkspaceError(
+            "--head: not a head as `openphm audit head` prints it "
+            '({"seq": N, "hash": "...", ...}), nor a file holding one'
         )
+    return head
+
+
+@audit_app.command("verify")
+def audit_verify(
+    directory: WorkspaceDir = Path("."),
+    head: Annotated[
+        str | None,
+        typer.Option(help="a head kept from `openphm audit head` (its JSON, or a file)"),
+    ] = None,
+) -> None:
+    """Check the audit chain and its macs; exit 1 naming the first bad record if tampered with.
+
+    With --head, the log must also still hold that exported record, which catches a rollback
+    to an earlier copy or a rewrite by someone holding the key."""
+    with _clear_errors():
+        try:
+            log = Workspace(directory).audit
+            result = log.verify_against(_exported_head(head)) if head else log.verify()
+        except AuditError as exc:
+            raise WorkspaceError(str(exc)) from None
+    if result.ok:
+        console.print(f"audit log {result.reason}; head {result.head_hash}", soft_wrap=True)
+        if not result.authenticated:  # a chain anyone with write access could recompute
+            err.print("[bold yellow]warning:[/] the audit log is not authenticated")
         return
     err.print(f"[bold red]audit log damaged:[/] {escape(result.reason)}", highlight=False)
     raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head(directory: WorkspaceDir = Path(".")) -> None:
+    """Print the latest record (seq, hash, mac) as one line of JSON, to keep somewhere else
+    (board minutes, another machine) and check later with `audit verify --head`."""
+    with _clear_errors():
+        try:
+            head = Workspace(directory).audit.head()
+        except AuditError as exc:
+            raise WorkspaceError(str(exc)) from None
+    console.print(json.dumps(head, sort_keys=True), markup=False, highlight=False, soft_wrap=True)
+
+
+@audit_app.command("seal")
+def audit_seal(directory: WorkspaceDir = Path(".")) -> None:
+    """Start authenticating a log written before [audit] configured a key: append a keyed
+    record vouching for the records before it. Run it only if you know they are genuine."""
+    with _clear_errors():
+        try:
+            record = Workspace(directory).audit.seal()
+        except AuditError as exc:
+            raise WorkspaceError(str(exc)) from None
+    console.print(
+        f"audit log sealed at record {record['seq']}: the {record['seq'] - 1} records before it "
+        "are vouched for, and every record from now on carries a mac",
+        markup=False,
+    )
 
 
 @app.command("codelists")

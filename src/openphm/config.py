@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -108,8 +108,11 @@ class Governance(_Strict):
         return f"UK GDPR Article {a6} ({ARTICLE_6[a6]}) and Article {a9} ({ARTICLE_9[a9]})"
 
 
-class Pseudonymisation(_Strict):
-    """Where the HMAC key is found: exactly one of an environment variable or a file."""
+class _KeyLocation(_Strict):
+    """Where a key is found: exactly one of an environment variable or a file, never the key."""
+
+    SECTION: ClassVar[str] = ""
+    PURPOSE: ClassVar[str] = ""
 
     key_env: str | None = None
     key_file: Path | None = None
@@ -125,10 +128,17 @@ class Pseudonymisation(_Strict):
         return data
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> Pseudonymisation:
+    def _exactly_one(self) -> _KeyLocation:
         if (self.key_env is None) == (self.key_file is None):
             raise ValueError("set exactly one of key_env or key_file")
         return self
+
+    @property
+    def setting(self) -> str:
+        """Where the key is configured, for messages: never the key."""
+        if self.key_env is not None:
+            return f"[{self.SECTION}] key_env = {self.key_env}"
+        return f"[{self.SECTION}] key_file = {self.key_file}"
 
     def read_key(self, environ: Mapping[str, str] | None = None, base: Path | None = None) -> bytes:
         """The HMAC key, from where the configuration says; errors never show it.
@@ -139,24 +149,42 @@ class Pseudonymisation(_Strict):
         if self.key_env is not None:
             if not environ.get(self.key_env):
                 raise ConfigError(
-                    f"pseudonymisation.key_env: environment variable {self.key_env} is not set; "
-                    "set it to the key (at least 32 bytes) before running"
+                    f"{self.SECTION}.key_env: environment variable {self.key_env} is not set; "
+                    f"set it to the {self.PURPOSE} (at least 32 bytes) before running"
                 )
             key = environ[self.key_env].encode("utf-8")
         else:
             path = self.key_file
             if base is not None and not path.is_absolute():
                 path = base / path
-            key = _read_key_file(path, self.key_file)
+            key = _read_key_file(path, f"{self.SECTION}.key_file ({self.key_file})")
         if len(key) < MIN_KEY_BYTES:
             raise ConfigError(
-                f"pseudonymisation: the key is {len(key)} bytes; HMAC-SHA256 needs at least "
+                f"{self.SECTION}: the key is {len(key)} bytes; HMAC-SHA256 needs at least "
                 f"{MIN_KEY_BYTES} random bytes"
             )
         return key
 
 
-def _read_key_file(path: Path, configured: Path) -> bytes:
+class Pseudonymisation(_KeyLocation):
+    """Where the pseudonymisation HMAC key is found."""
+
+    SECTION: ClassVar[str] = "pseudonymisation"
+    PURPOSE: ClassVar[str] = "pseudonymisation key"
+
+
+class AuditKey(_KeyLocation):
+    """[audit]: where the key that authenticates the audit trail is found (audit.py).
+
+    A key of its own, not derived from the pseudonymisation key: the dashboard appends audit
+    records and so must read this key, but has no need of the other. Keep it outside the
+    workspace folder, or whoever can rewrite the log can also re-sign it."""
+
+    SECTION: ClassVar[str] = "audit"
+    PURPOSE: ClassVar[str] = "audit key"
+
+
+def _read_key_file(path: Path, where: str) -> bytes:
     """A key file's key (surrounding white space stripped), if the file is one.
 
     Refused, so that a slip (``key_file = "/etc/passwd"``) cannot become the key: a
@@ -165,7 +193,6 @@ def _read_key_file(path: Path, configured: Path) -> bytes:
     several lines (a passwd file, a config file: a key is one line, or raw bytes that
     are not text), or fewer than ``MIN_KEY_DISTINCT_BYTES`` distinct bytes. No message
     shows any of the file's content."""
-    where = f"pseudonymisation.key_file ({configured})"
     try:
         if path.is_symlink():
             raise ConfigError(f"{where} is a symbolic link; set key_file to the real file")
@@ -443,6 +470,8 @@ class Config(_Strict):
     engine: EngineConfig = EngineConfig()
     governance: Governance
     pseudonymisation: Pseudonymisation
+    # Unset: the audit trail is hash-chained but unauthenticated (see audit.py).
+    audit: AuditKey | None = None
     disclosure: DisclosurePolicy = DisclosurePolicy()
     stages: StageOptions = StageOptions()
     sources: dict[str, Source] = Field(default_factory=dict)
@@ -479,11 +508,12 @@ def _explain(path: Path, exc: ValidationError) -> str:
 
 
 def _may_echo(err: dict) -> bool:
-    """Unknown keys and anything under [pseudonymisation] might hold the key: never echo them."""
+    """Unknown keys and anything under [pseudonymisation] or [audit] might hold a key: never
+    echo them."""
     loc = err["loc"]
     if err["type"] == "extra_forbidden":
         return False
-    return loc[:1] != ("pseudonymisation",) or loc[-1] in ("key_env", "key_file")
+    return loc[:1] not in (("pseudonymisation",), ("audit",)) or loc[-1] in ("key_env", "key_file")
 
 
 TEMPLATE = """\
@@ -506,6 +536,12 @@ description = "Population health management for the integrated care system"
 [pseudonymisation]
 # Where the HMAC key is found; never the key itself.
 key_env = "OPENPHM_PSEUDONYM_KEY"
+
+[audit]
+# Where the key that authenticates the audit trail is found: a key of its own (32 random
+# bytes or more), kept outside this folder; never the key itself. Without [audit] the trail
+# is hash-chained but unauthenticated. Keep `openphm audit head` somewhere else too.
+key_env = "OPENPHM_AUDIT_KEY"
 
 [disclosure]
 # NHS Digital's HES rules: counts 1 to 7 suppressed, others rounded to the nearest 5.

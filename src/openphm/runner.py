@@ -28,7 +28,7 @@ import pandas as pd
 import openphm
 from openphm import engine, key_continuity
 from openphm.codes import is_valid_nhs_number
-from openphm.config import Config
+from openphm.config import Config, ConfigError
 from openphm.disclosure import GatedTable
 from openphm.publish.writer import write_published
 from openphm.workspace import Workspace
@@ -234,7 +234,19 @@ def run_stage(ws: Workspace, stage: Stage, rekey: bool = False) -> StageSummary:
 def _require_intact_audit(ws: Workspace, stage: Stage) -> None:
     """A stage runs only on an intact audit trail: its record could not be appended to a
     damaged one, so it would write outputs nobody could account for."""
-    verification = ws.audit.verify()
+    try:
+        verification = ws.audit.verify()
+    except ConfigError as exc:  # [audit] names a key that cannot be read
+        raise StageError(
+            f"stage {stage.name!r} was not run and nothing was changed: the audit trail's key "
+            f"cannot be read ({exc})"
+        ) from None
+    if verification.ok and verification.keyed and not ws.audit.key_configured:
+        raise StageError(
+            f"stage {stage.name!r} was not run and nothing was changed: the audit trail in "
+            f"{ws.audit_dir} is authenticated with a key, but openphm.toml has no [audit] "
+            "key_env or key_file saying where it is; configure the key it was written with"
+        )
     if not verification.ok:
         raise StageError(
             f"the audit trail in {ws.audit_dir} is damaged ({verification.reason}), so stage "

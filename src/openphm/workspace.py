@@ -7,7 +7,8 @@
     catalog.json     which physical table holds each logical table
     key-fingerprint.json  the pseudonymisation key's fingerprint, never the key
                      (key_continuity.py)
-    audit/           the hash-chained audit log
+    workspace.json   the workspace's random id, bound into the audit trail's macs
+    audit/           the hash-chained, authenticated audit log
     quarantine/      rows that failed validation, with reasons
     published/       the only place human-facing outputs are written
 
@@ -32,10 +33,11 @@ import ibis.expr.types as ir
 from ibis.backends import BaseBackend
 
 from openphm import engine
-from openphm.audit import AuditLog
+from openphm.audit import AuditLog, Identity
 from openphm.config import CONFIG_FILE, Config, load_config, write_template
 
 CATALOG_FILE = "catalog.json"
+IDENTITY_FILE = "workspace.json"
 _PHYSICAL = re.compile(r"^(?P<name>[a-z][a-z0-9_]*?)__r(?P<run>[0-9a-z_]+)$")
 
 
@@ -83,6 +85,7 @@ class Workspace:
             (root / sub).mkdir(parents=True, exist_ok=True)
         if not (root / CONFIG_FILE).exists():
             write_template(root / CONFIG_FILE, name or root.resolve().name)
+        Identity(root / IDENTITY_FILE).ensure()
         return cls(root)
 
     @property
@@ -99,7 +102,27 @@ class Workspace:
 
     @cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(self.audit_dir)
+        """The audit trail, keyed as [audit] says (the key is read only when a check needs it)."""
+        where = self.config.audit
+        return AuditLog(
+            self.audit_dir,
+            key=None if where is None else (lambda: where.read_key(base=self.root)),
+            identity=self.root / IDENTITY_FILE,
+            evidence=self._audit_evidence,
+            key_setting=where.setting if where is not None else "the audit key",
+        )
+
+    def _audit_evidence(self) -> str | None:
+        """What shows this workspace was used, so an empty audit log there means a deleted one.
+
+        Published files only: tables can be committed without a record (tests, or a crash
+        between commit and record); ``workspace.json`` also remembers that the audit began."""
+        if not self.published_dir.is_dir():
+            return None
+        files = [
+            p for p in self.published_dir.rglob("*") if p.is_file() and not p.name.startswith(".")
+        ]
+        return f"published/ holds {len(files)} file(s)" if files else None
 
     @property
     def con(self) -> BaseBackend:

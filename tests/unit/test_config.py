@@ -311,3 +311,40 @@ def test_the_key_is_read_from_a_file(tmp_path):
     assert Pseudonymisation(key_file=tmp_path / "key").read_key() == key
     with pytest.raises(ConfigError, match="cannot read"):
         Pseudonymisation(key_file=tmp_path / "absent").read_key()
+
+
+# --- the audit key ---------------------------------------------------------------------------
+
+AUDIT_KEY_LINE = 'key_env = "OPENPHM_AUDIT_KEY"'
+
+
+def test_the_template_keys_the_audit_trail_from_its_own_environment_variable(tmp_path, template):
+    config = load_text(tmp_path, template)
+    assert config.audit.key_env == "OPENPHM_AUDIT_KEY"
+    assert config.audit.key_env != config.pseudonymisation.key_env  # not derived from it
+    assert config.audit.setting == "[audit] key_env = OPENPHM_AUDIT_KEY"
+
+
+def test_without_an_audit_table_the_trail_is_unkeyed(tmp_path, template):
+    config = load_text(tmp_path, edit(edit(template, "[audit]\n", ""), f"{AUDIT_KEY_LINE}\n", ""))
+    assert config.audit is None
+
+
+@pytest.mark.parametrize("line", [f'key = "{SECRET}"', f'{AUDIT_KEY_LINE}\nsecret = "{SECRET}"'])
+def test_an_audit_key_written_in_the_file_is_refused_without_echoing_it(tmp_path, template, line):
+    message = config_error(tmp_path, edit(template, AUDIT_KEY_LINE, line))
+    assert "audit" in message
+    assert SECRET not in message
+
+
+def test_the_audit_key_errors_name_the_audit_setting(tmp_path):
+    from openphm.config import AuditKey
+
+    where = AuditKey(key_env="OPENPHM_TEST_AUDIT_KEY")
+    with pytest.raises(ConfigError, match=r"^audit\.key_env: .*OPENPHM_TEST_AUDIT_KEY is not set"):
+        where.read_key({})
+    with pytest.raises(ConfigError, match=r"^audit: the key is 5 bytes") as info:
+        where.read_key({"OPENPHM_TEST_AUDIT_KEY": "short"})
+    assert "short" not in str(info.value)
+    (tmp_path / "audit.key").write_bytes(b"a" * 40)
+    assert AuditKey(key_file=Path("audit.key")).read_key(base=tmp_path) == b"a" * 40

@@ -34,6 +34,28 @@ def person_id(i: int) -> str:
 
 def tiny_workspace(root: Path) -> Workspace:
     ws = Workspace.init(root)
+    # Audited first: files in published/ with an empty audit log would be a deleted log.
+    charlson = codelists.load("charlson")
+    ws.audit.append(
+        {
+            "action": "stage:need",
+            "user": "tester",
+            "purpose": "planning",
+            "lawful_basis": ws.config.governance.lawful_basis,
+            "code_version": "test",
+            "counts": {
+                "need": {
+                    "definitions": {
+                        "charlson": {
+                            "version": charlson.version,
+                            "fingerprint": charlson.fingerprint,
+                        }
+                    }
+                }
+            },
+            "published": [{"file": "registered_population.csv"}],
+        }
+    )
     pop = pd.DataFrame(
         [
             {"practice_code": p, "age_band": a, "sex": s, "population": 3 + 40 * i + 7 * j + k}
@@ -92,27 +114,6 @@ def tiny_workspace(root: Path) -> Workspace:
     ).astype("int64")
     ws.commit({"risk_score": risk})
     write_restricted(ws, "risk", "risk_score", risk)  # as the risk stage does, for the dashboard
-    charlson = codelists.load("charlson")
-    ws.audit.append(
-        {
-            "action": "stage:need",
-            "user": "tester",
-            "purpose": "planning",
-            "lawful_basis": ws.config.governance.lawful_basis,
-            "code_version": "test",
-            "counts": {
-                "need": {
-                    "definitions": {
-                        "charlson": {
-                            "version": charlson.version,
-                            "fingerprint": charlson.fingerprint,
-                        }
-                    }
-                }
-            },
-            "published": [{"file": "registered_population.csv"}],
-        }
-    )
     ws.close()
     return Workspace(root)
 

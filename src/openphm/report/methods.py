@@ -15,7 +15,7 @@ from typing import Any
 
 from openphm import codelists
 from openphm.audit import AuditError, AuditLog
-from openphm.config import Config
+from openphm.config import Config, ConfigError
 from openphm.report.blocks import Table, Text, plain_table, table_of
 from openphm.report.published import Published
 
@@ -152,11 +152,16 @@ def audit_summary(log: AuditLog) -> list:
     try:
         verification = log.verify()
         records = log.records()
-    except AuditError as exc:
-        return [Text(f"The audit log could not be read: {exc}")]
+    except (AuditError, ConfigError) as exc:  # ConfigError: the audit key cannot be read
+        return [Text(f"The audit log could not be checked: {exc}")]
     state = (
         f"The audit log verifies: {verification.records} records, head hash "
-        f"{verification.head_hash}."
+        f"{verification.head_hash}"
+        + (
+            ", authenticated with the audit key."
+            if verification.authenticated
+            else f". It is not authenticated: {verification.reason}."
+        )
         if verification.ok
         else f"The audit log does NOT verify: {verification.reason}."
     )
