@@ -319,16 +319,26 @@ def synth(
 
 @audit_app.command("verify")
 def audit_verify(directory: WorkspaceDir = Path(".")) -> None:
-    """Check the audit chain; exit 1 naming the first bad record if it was tampered with."""
+    """Check the audit chain, and that published/ is the set it last recorded; exit 1
+    naming the first bad record, or what is wrong with published/."""
+    from openphm.publish import sets
+
     with _clear_errors():
-        result = Workspace(directory).audit.verify()
-    if result.ok:
-        console.print(
-            f"audit log intact: {result.records} records; head {result.head_hash}", soft_wrap=True
-        )
-        return
-    err.print(f"[bold red]audit log damaged:[/] {escape(result.reason)}", highlight=False)
-    raise typer.Exit(1)
+        ws = Workspace(directory)
+        result = ws.audit.verify()
+    if not result.ok:
+        err.print(f"[bold red]audit log damaged:[/] {escape(result.reason)}", highlight=False)
+        raise typer.Exit(1)
+    console.print(
+        f"audit log intact: {result.records} records; head {result.head_hash}", soft_wrap=True
+    )
+    # The log is whole; is published/ what it says was published?
+    try:
+        said = sets.check(ws.root, ws.audit.records())
+    except sets.PublishedSetError as exc:
+        err.print(f"[bold red]published/ not as audited:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(said, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("codelists")
