@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import fcntl
 import getpass
+import json
 import os
 import re
 import shutil
@@ -51,6 +52,7 @@ RESTRICTED_DIR_MODE = 0o700
 RESTRICTED_FILE_MODE = 0o600
 STAGING_PREFIX = "staging-"  # ingest's scratch folders in the workspace
 PENDING_PREFIX = ".pending-"  # restricted files written before their stage's commit
+CONSUMED_FILE = "consumed.json"  # in a pending folder: restricted inputs its commit consumes
 
 #: Test-only fault injection: with OPENPHM_FAULT="STAGE:POINT" the run kills itself
 #: (SIGKILL, as the out-of-memory killer or a power cut would stop it) when STAGE
@@ -225,6 +227,12 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
                 )
             for n, t in result.restricted.items():
                 write_restricted(ws, stage.name, n, t, folder=pending)
+            consumed = [restricted_in[r] for r in stage.consumes if r in restricted_in]
+            if consumed:  # deleted once the commit is done, by this run or the next
+                pending.mkdir(mode=RESTRICTED_DIR_MODE, parents=True, exist_ok=True)
+                (pending / CONSUMED_FILE).write_text(
+                    json.dumps([p.relative_to(ws.quarantine_dir).as_posix() for p in consumed])
+                )
             kept = _notes_table(ws, catalog, stage.name, notes)
             ws.commit({**result.tables, **kept}, run_id=run_id, drop=stage.consumes)
         except BaseException:
@@ -236,9 +244,6 @@ def run_stage(ws: Workspace, stage: Stage) -> StageSummary:
                 item() if callable(item) else shutil.rmtree(item, ignore_errors=True)
         _fault(stage.name, "committed")
         restricted = _place_restricted(ws, pending)
-        for r in stage.consumes:
-            if r in restricted_in:
-                engine.remove_path(restricted_in[r])
         outputs = {t: ws.table(t) for t in stage.outputs}
         publication = None
         if stage.publishes:
@@ -385,9 +390,15 @@ def _pending_dir(ws: Workspace, run_id: str) -> Path:
 
 
 def _place_restricted(ws: Workspace, pending: Path) -> list[Path]:
-    """Move a committed run's restricted files from its pending folder into place."""
+    """Finish a committed run's restricted files: move them from its pending folder into
+    place, and delete the restricted inputs it consumed."""
     placed = []
     if pending.is_dir():
+        consumed = pending / CONSUMED_FILE
+        if consumed.is_file():
+            for name in json.loads(consumed.read_text()):
+                engine.remove_path(ws.quarantine_dir / name)
+            consumed.unlink()
         for stage_dir in sorted(p for p in pending.iterdir() if p.is_dir()):
             target_dir = ws.quarantine_dir / stage_dir.name
             target_dir.mkdir(mode=RESTRICTED_DIR_MODE, exist_ok=True)
