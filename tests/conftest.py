@@ -12,6 +12,23 @@ from openphm.workspace import Workspace
 AUDIT_KEY = "openphm-test-audit-key-not-for-real-use-0123456789"
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--slow", action="store_true", help="also run tests marked slow (before a release)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow (more of the same cases) run only with --slow: `make test` stays
+    well inside CI's time, and a release runs them all."""
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: more of the same cases; run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def audit_key():
     """Session-wide, so module-scoped workspaces are keyed too."""

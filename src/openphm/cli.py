@@ -405,23 +405,33 @@ def audit_verify(
         typer.Option(help="a head kept from `openphm audit head` (its JSON, or a file)"),
     ] = None,
 ) -> None:
-    """Check the audit chain and its macs; exit 1 naming the first bad record if tampered with.
+    """Check the audit chain and its macs, and that published/ is the set it last recorded;
+    exit 1 naming the first bad record, or what is wrong with published/.
 
     With --head, the log must also still hold that exported record, which catches a rollback
     to an earlier copy or a rewrite by someone holding the key."""
+    from openphm.publish import sets
+
     with _clear_errors():
+        ws = Workspace(directory)
         try:
-            log = Workspace(directory).audit
+            log = ws.audit
             result = log.verify_against(_exported_head(head)) if head else log.verify()
         except AuditError as exc:
             raise WorkspaceError(str(exc)) from None
-    if result.ok:
-        console.print(f"audit log {result.reason}; head {result.head_hash}", soft_wrap=True)
-        if not result.authenticated:  # a chain anyone with write access could recompute
-            err.print("[bold yellow]warning:[/] the audit log is not authenticated")
-        return
-    err.print(f"[bold red]audit log damaged:[/] {escape(result.reason)}", highlight=False)
-    raise typer.Exit(1)
+    if not result.ok:
+        err.print(f"[bold red]audit log damaged:[/] {escape(result.reason)}", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"audit log {result.reason}; head {result.head_hash}", soft_wrap=True)
+    if not result.authenticated:  # a chain anyone with write access could recompute
+        err.print("[bold yellow]warning:[/] the audit log is not authenticated")
+    # The log is whole; is published/ what it says was published?
+    try:
+        said = sets.check(ws.root, ws.audit.records())
+    except sets.PublishedSetError as exc:
+        err.print(f"[bold red]published/ not as audited:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
+    console.print(said, markup=False, highlight=False, soft_wrap=True)
 
 
 @audit_app.command("head")

@@ -36,6 +36,9 @@ from openphm import engine
 from openphm.audit import AuditLog, Identity
 from openphm.config import CONFIG_FILE, Config, load_config, write_template
 
+# Each published set lists its files and their SHA-256 here (publish/sets.py).
+MANIFEST = "MANIFEST.json"
+
 CATALOG_FILE = "catalog.json"
 IDENTITY_FILE = "workspace.json"
 _PHYSICAL = re.compile(r"^(?P<name>[a-z][a-z0-9_]*?)__r(?P<run>[0-9a-z_]+)$")
@@ -115,12 +118,15 @@ class Workspace:
     def _audit_evidence(self) -> str | None:
         """What shows this workspace was used, so an empty audit log there means a deleted one.
 
-        Published files only: tables can be committed without a record (tests, or a crash
-        between commit and record); ``workspace.json`` also remembers that the audit began."""
+        Published files only (not a set's MANIFEST.json: an empty set has one too): tables
+        can be committed without a record (tests, or a crash between commit and record);
+        ``workspace.json`` also remembers that the audit began."""
         if not self.published_dir.is_dir():
             return None
         files = [
-            p for p in self.published_dir.rglob("*") if p.is_file() and not p.name.startswith(".")
+            p
+            for p in self.published_dir.rglob("*")
+            if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST
         ]
         return f"published/ holds {len(files)} file(s)" if files else None
 

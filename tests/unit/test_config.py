@@ -346,5 +346,10 @@ def test_the_audit_key_errors_name_the_audit_setting(tmp_path):
     with pytest.raises(ConfigError, match=r"^audit: the key is 5 bytes") as info:
         where.read_key({"OPENPHM_TEST_AUDIT_KEY": "short"})
     assert "short" not in str(info.value)
-    (tmp_path / "audit.key").write_bytes(b"a" * 40)
-    assert AuditKey(key_file=Path("audit.key")).read_key(base=tmp_path) == b"a" * 40
+    key = b"3f9c2a7be1d04c8596ad7e21b0c4f6e8"
+    (tmp_path / "audit.key").write_bytes(key)
+    (tmp_path / "audit.key").chmod(0o600)
+    assert AuditKey(key_file=Path("audit.key")).read_key(base=tmp_path) == key
+    (tmp_path / "audit.key").chmod(0o644)  # the key file rules hold for the audit key too
+    with pytest.raises(ConfigError, match=r"^audit\.key_file \(audit\.key\) can be read"):
+        AuditKey(key_file=Path("audit.key")).read_key(base=tmp_path)

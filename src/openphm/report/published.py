@@ -20,6 +20,8 @@ import pandas as pd
 from openphm.disclosure import FLAG_SUFFIX, TOTAL
 from openphm.publish.writer import SUPPRESSED_MARK
 
+READ_ATTEMPTS = 3  # a set switched and removed mid-read is read again
+
 __all__ = ["SUPPRESSED_MARK", "TOTAL", "Published", "PublishedTable", "read_published"]
 
 
@@ -93,7 +95,20 @@ def read_table(csv: Path) -> PublishedTable:
 
 
 def read_published(directory: Path) -> Published:
-    """Every ``published/*.csv`` with its disclosure sidecar."""
+    """Every ``published/*.csv`` with its disclosure sidecar, all from one published set.
+
+    ``published`` is a link to the live set (publish/sets.py): it is resolved once, so a
+    run that switches sets part way through the read cannot mix two; if the set read was
+    removed by that switch, the read starts again on the new one.
+    """
     directory = Path(directory)
-    tables = {p.stem: read_table(p) for p in sorted(directory.glob("*.csv"))}
-    return Published(tables, directory)
+    for attempt in range(READ_ATTEMPTS):
+        folder = directory.resolve()
+        try:
+            tables = {p.stem: read_table(p) for p in sorted(folder.glob("*.csv"))}
+        except FileNotFoundError:
+            if attempt == READ_ATTEMPTS - 1:
+                raise
+            continue
+        return Published(tables, directory)
+    raise AssertionError("unreachable")

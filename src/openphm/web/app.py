@@ -97,10 +97,16 @@ class PublishedCache:
         self._published = Published({}, directory)
 
     def _current_signature(self) -> tuple:
-        return tuple(
-            (p.name, p.stat().st_mtime_ns, p.stat().st_size)
-            for p in sorted(self.directory.glob("*.csv"))
-        )
+        # The live set's folder: a new set is a new folder (publish/sets.py).
+        folder = self.directory.resolve()
+        try:
+            files = tuple(
+                (p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                for p in sorted(folder.glob("*.csv"))
+            )
+        except FileNotFoundError:  # switched and removed while listed: look again next time
+            return ()
+        return (folder.name, *files)
 
     def get(self) -> Published:
         now = time.monotonic()
