@@ -102,7 +102,9 @@ def test_deleting_the_log_and_its_head_is_caught(ws):
     assert "audit log is empty or missing" in v.reason and "deleted" in v.reason
     assert "empty or missing" in refused(ws)  # and no stage runs
     # Without published files too, workspace.json still remembers the audit had begun.
-    shutil.rmtree(ws.published_dir)
+    live = ws.published_dir.resolve()  # published/ is a link to the live set's folder
+    ws.published_dir.unlink()
+    shutil.rmtree(live)
     ws.published_dir.mkdir()
     v = ws.audit.verify()
     assert not v.ok and "workspace.json records that this workspace's audit had begun" in v.reason

@@ -27,7 +27,7 @@ def _error(tmp_path: Path, settings: str) -> str:
 
 def test_an_unknown_encoding_is_named_with_its_source_and_key_and_examples(tmp_path):
     message = _error(tmp_path, 'encoding = "utf-9"')
-    assert "sources.apc.encoding = 'utf-9': not an encoding Python knows" in message
+    assert "sources.apc.encoding = 'utf-9': not a text encoding Python knows" in message
     assert "cp1252" in message
     assert "Traceback" not in message
 
