@@ -46,7 +46,7 @@ from openphm import engine, key_continuity
 from openphm.codes import is_valid_nhs_number
 from openphm.config import Config, ConfigError
 from openphm.disclosure import GatedTable
-from openphm.publish import sets
+from openphm.publish import cells, sets
 from openphm.workspace import Workspace, new_run_id
 
 RESTRICTED_DIR_MODE = 0o700
@@ -330,10 +330,9 @@ NOTES_TABLE = "stage_notes"
 NOTES_SCHEMA = {"stage": "string", "position": "int64", "note": "string"}
 WITHHELD = "[withheld]"
 # What a note must never hold: an NHS number (10 digits, maybe spaced, passing Modulus
-# 11) or a pseudonym (hex digits). Notes are sentences the code writes, with counts and
-# names only; this guard is for the note a template got wrong.
-_NHS_LIKE = re.compile(r"(?<![\d.,])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d.,])")
-_HEX_LIKE = re.compile(r"\b[0-9a-fA-F]{16,}\b")
+# 11) or a pseudonym (hex digits), as publish/cells.py spells them. Notes are sentences
+# the code writes, with counts and names only; this guard is for the note a template got
+# wrong. (Notes may quote dates: the extract's span, an index date.)
 
 
 def _withheld(match: re.Match) -> str:
@@ -349,8 +348,8 @@ def check_note(stage: str, note: str) -> str:
     if not isinstance(note, str) or not note.strip():
         raise StageError(f"stage {stage!r} gave an empty note, or one that is not text")
     note = " ".join(note.split())
-    note = _HEX_LIKE.sub(WITHHELD, note)
-    return _NHS_LIKE.sub(_withheld, note)
+    note = cells.PSEUDONYM.sub(WITHHELD, note)
+    return cells.NHS_LIKE.sub(_withheld, note)
 
 
 def _notes_table(

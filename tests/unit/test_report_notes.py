@@ -64,3 +64,25 @@ def test_the_notes_follow_the_stages_run_order():
     from openphm.stages import STAGES
 
     assert list(_ORDER) == [s.name for s in STAGES]
+
+
+def test_the_methods_say_which_labels_were_withheld_and_how_many_never_which():
+    from openphm.report.methods import withheld_values
+    from openphm.report.published import Published, PublishedTable
+
+    def table(name, invalid):
+        frame = pd.DataFrame({"provider_code": ["RXX", "invalid value"], "rows": ["10", "15"]})
+        return PublishedTable(name, frame, {"enabled": True, "invalid_values": invalid})
+
+    pub = Published(
+        {
+            "dq_validity": table("dq_validity", {"provider_code": 2}),
+            "cost_by_provider": table("cost_by_provider", {"provider_code": 0}),
+            "link_summary": table("link_summary", {}),
+        }
+    )
+    said = withheld_values(pub)
+    assert "'invalid value'" in said and "dq_validity.csv provider_code (2)" in said
+    assert "cost_by_provider" not in said and "link_summary" not in said  # nothing withheld
+    clean = Published({"link_summary": table("link_summary", {})})
+    assert withheld_values(clean).startswith("No label was withheld")

@@ -36,7 +36,7 @@ CATEGORIES = frozenset({"Total", "Unknown", "unknown", INVALID_VALUE})
 
 # An NHS number: 10 digits, maybe grouped 3-3-4 by spaces or hyphens, not inside a
 # longer number. Only a valid check digit makes it one (codes.is_valid_nhs_number).
-_NHS_LIKE = re.compile(r"(?<![\d.,])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d.,])")
+NHS_LIKE = re.compile(r"(?<![\d.,])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\d.,])")
 # A UK postcode, outward and inward parts, with or without the space (ONS's shape).
 _POSTCODE = re.compile(
     r"(?<![A-Za-z0-9])[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}(?![A-Za-z0-9])"
@@ -55,7 +55,7 @@ _DATE = re.compile(
 )
 #: A pseudonym: this many hex digits or more in a row (an HMAC is 64).
 PSEUDONYM_HEX_DIGITS = 16
-_PSEUDONYM = re.compile(rf"(?<![0-9A-Fa-f])[0-9A-Fa-f]{{{PSEUDONYM_HEX_DIGITS},}}(?![0-9A-Fa-f])")
+PSEUDONYM = re.compile(rf"(?<![0-9A-Fa-f])[0-9A-Fa-f]{{{PSEUDONYM_HEX_DIGITS},}}(?![0-9A-Fa-f])")
 #: A raw record key (episode, attendance, patient, incident numbers): this many digits
 #: in a row or more. No published code is that long (SNOMED codes are not published
 #: as keys; the longest key codes are ONS area codes, one letter and eight digits).
@@ -93,11 +93,11 @@ TRUSTED = {
 
 def looks_like_identifier(value: str) -> bool:
     """Whether a text holds something shaped like a person's or a record's identifier."""
-    if _POSTCODE.search(value) or _DATE.search(value) or _PSEUDONYM.search(value):
+    if _POSTCODE.search(value) or _DATE.search(value) or PSEUDONYM.search(value):
         return True
     if _RECORD_KEY.search(value):
         return True
-    return any(is_valid_nhs_number(re.sub(r"\D", "", m.group())) for m in _NHS_LIKE.finditer(value))
+    return any(is_valid_nhs_number(re.sub(r"\D", "", m.group())) for m in NHS_LIKE.finditer(value))
 
 
 def allowed(column: str, value: object) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 from openphm import codelists
 from openphm.audit import AuditError, AuditLog
 from openphm.config import Config, ConfigError
+from openphm.publish.cells import INVALID_VALUE
 from openphm.report.blocks import Table, Text, plain_table, table_of
 from openphm.report.published import Published
 
@@ -241,4 +242,27 @@ def suppression_summary(pub: Published) -> list[Table | Text]:
             ["table", "cells", "suppressed", "rounding"],
             rows,
         ),
+        Text(withheld_values(pub)),
     ]
+
+
+def withheld_values(pub: Published) -> str:
+    """A sentence on the key cells published as 'invalid value' (publish/cells.py): how
+    many, in which tables and columns; the values themselves are in no record."""
+    found = [
+        f"{name}.csv {column} ({count})"
+        for name in pub
+        for column, count in sorted((pub[name].decisions or {}).get("invalid_values", {}).items())
+        if count
+    ]
+    if not found:
+        return (
+            "No label was withheld: every code and name in a published table had its expected "
+            "shape and nothing in one looked like an identifier."
+        )
+    return (
+        f"Labels withheld as '{INVALID_VALUE}' because they looked like an identifier (an NHS "
+        f"number, postcode, date, pseudonym or record key) or were not a code of their "
+        f"column's shape, by table and column (cells): {'; '.join(found)}. Their rows' counts "
+        "are kept; the source files hold the values to correct."
+    )
