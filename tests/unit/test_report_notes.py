@@ -86,3 +86,5 @@ def test_the_methods_say_which_labels_were_withheld_and_how_many_never_which():
     assert "cost_by_provider" not in said and "link_summary" not in said  # nothing withheld
     clean = Published({"link_summary": table("link_summary", {})})
     assert withheld_values(clean).startswith("No label was withheld")
+    unchecked = PublishedTable("link_summary", pd.DataFrame(), {"enabled": True})
+    assert "before openphm checked labels" in withheld_values(Published({"x": unchecked}))

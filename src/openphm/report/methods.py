@@ -255,6 +255,11 @@ def withheld_values(pub: Published) -> str:
         for column, count in sorted((pub[name].decisions or {}).get("invalid_values", {}).items())
         if count
     ]
+    if not any("invalid_values" in (pub[name].decisions or {}) for name in pub):
+        return (
+            "These tables were published before openphm checked labels for identifiers; "
+            "publish again (openphm run --stage publish) to have them checked."
+        )
     if not found:
         return (
             "No label was withheld: every code and name in a published table had its expected "
