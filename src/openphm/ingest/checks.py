@@ -268,6 +268,11 @@ class _Lookups:
             bad.update({(column, k): by_kind[k] for k in kinds})
         return cls(bad)
 
+    def never_fails(self, column: str, c: Check) -> bool:
+        """A looked-up check none of the file's values fails: it needs no flag, no CASE and
+        no ``_raw_`` column (the usual case: most files have no bad date or NHS number)."""
+        return c.check in _LOOKED_UP + ("date_window",) and not self.bad[column, c.check]
+
 
 _LOOKED_UP = ("nhs_number", "snomed", "date", "datetime")
 
@@ -384,11 +389,12 @@ def label(
 ) -> ir.Table:
     """Every staged row, checked: each value that failed a ``null`` check replaced by NULL
     (or its "not known" code) and whole numbers written "123.0" as "123"; ``_raw_COLUMN``,
-    the value as delivered where it was replaced; ``_f0``, ``_f1``... (did it fail check
-    i of ``labels(layout)``); and ``_failed``, the index of the first quarantining check
-    it fails, or -1. Materialise it once; ``split`` it into accepted and quarantined
-    rows, and take its ``issues``. Checks that do not apply to the source's ``identifier``
-    (``checks_for``) are not run: they have no flag and never fail."""
+    the value as delivered where it may have been replaced; ``_fails0``, ``_fails1``...
+    (bit masks: which checks of ``labels(layout)`` it failed, read with ``failed``); and
+    ``_failed``, the index of the first quarantining check it fails, or -1. Materialise
+    it once; ``split`` it into accepted and quarantined rows, and take its ``issues``.
+    Checks that do not apply to the source's ``identifier`` (``checks_for``) are not run,
+    nor looked-up checks that no value of the file fails: they have no flag and never fail."""
     every = _with_windows(checks_for(layout))
     # Checks are numbered in ``labels(layout)``'s order whichever of them apply, so a
     # source that runs only some (the NHS number checks of a pseudonymised one) keeps
@@ -398,17 +404,28 @@ def label(
     lookups = _Lookups.of(staged, pairs, window)
     needs_register = any(c.argument == "register" for _, c in pairs)
     t = _with_register(staged, layout, window) if needs_register else staged
-    fails = {number[col, c]: _fails(t, col, c, lookups).fill_null(False) for col, c in pairs}
+    fails = {
+        number[col, c]: _fails(t, col, c, lookups).fill_null(False)
+        for col, c in pairs
+        if not lookups.never_fails(col, c)
+    }
     repeats = _repeats(staged, layout)
     t = t.left_join(repeats, t[LINE] == repeats._repeat_line)
     first_copy, key_rank = t._first_copy.fill_null(True), t._key_rank.fill_null(0)
     fails[len(every)] = ~first_copy
     fails[len(every) + 1] = first_copy & (key_rank > 0)
+    # Each check is computed once, into the masks, and every later use reads its bit: DuckDB
+    # shares no subexpression inside a CASE, so a check used by the masks, the cleaned value
+    # and the raw value was otherwise computed (its regex run) three times per row.
+    flagged = t.select(*layout.all_columns, LINE, **_masks(fails))
+    bits = {i: failed(flagged, [i]) for i in fails}
     found = labels(layout)
-    fatal = [i for i in sorted(fails) if found[i].quarantines]
-    failed = ibis.cases(*[(fails[i], i) for i in fatal], else_=-1) if fatal else ibis.literal(-1)
-    values, raws = _cleaned(t, layout, {i: f for i, f in fails.items() if not found[i].quarantines})
-    return t.select(**values, **{LINE: t[LINE]}, _failed=failed, **raws, **_masks(fails))
+    fatal = [i for i in sorted(bits) if found[i].quarantines]
+    first = ibis.cases(*[(bits[i], i) for i in fatal], else_=-1) if fatal else ibis.literal(-1)
+    nullable = {i: bit for i, bit in bits.items() if not found[i].quarantines}
+    values, raws = _cleaned(flagged, layout, nullable)
+    masks = {column: flagged[column] for column in flagged.columns if column.startswith("_fails")}
+    return flagged.select(**values, **{LINE: flagged[LINE]}, _failed=first, **raws, **masks)
 
 
 def _cleaned(
