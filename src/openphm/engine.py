@@ -149,6 +149,9 @@ def write_table(con: BaseBackend, name: str, obj: ir.Table | Any) -> None:
     con.create_table(name, obj=obj, overwrite=True)
 
 
+DUCKDB_TEMP = ("temp", "main")  # where DuckDB keeps a session's temporary tables
+
+
 def scratch_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
     """A table that lives as long as the session: for tests and intermediate steps.
 
@@ -160,7 +163,13 @@ def scratch_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
         view = con.create_view(name, obj, overwrite=True)
         con._session.sql(f"CACHE TABLE `{name}`")
         return view
-    return con.create_table(name, obj, temp=True, overwrite=True)
+    if name in con.list_tables(database=DUCKDB_TEMP):
+        return con.create_table(name, obj, temp=True, overwrite=True)
+    # A new name is written once: ibis's overwrite writes the rows to a table of a made-up
+    # name, then copies them all to this one (for a file's checked rows, seconds at 100k).
+    # Its columns are nullable, as the copy's are, so the table unions with any other.
+    nullable = ibis.schema({n: t.copy(nullable=True) for n, t in obj.schema().items()})
+    return con.create_table(name, obj, schema=nullable, temp=True)
 
 
 def snapshot_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
