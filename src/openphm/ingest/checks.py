@@ -391,10 +391,22 @@ def label(
     (or its "not known" code) and whole numbers written "123.0" as "123"; ``_raw_COLUMN``,
     the value as delivered where it may have been replaced; ``_fails0``, ``_fails1``...
     (bit masks: which checks of ``labels(layout)`` it failed, read with ``failed``); and
-    ``_failed``, the index of the first quarantining check it fails, or -1. Materialise
-    it once; ``split`` it into accepted and quarantined rows, and take its ``issues``.
-    Checks that do not apply to the source's ``identifier`` (``checks_for``) are not run,
-    nor looked-up checks that no value of the file fails: they have no flag and never fail."""
+    ``_failed``, the index of the first quarantining check it fails, or -1. ``split`` it
+    into accepted and quarantined rows, and take its ``issues``.
+
+    ``cleaned(flagged, layout, fired(flagged, layout))`` of ``flag``: a stage materialises
+    the flags once and reads the rest from them."""
+    flagged = flag(staged, layout, window, identifier)
+    return cleaned(flagged, layout, fired(flagged, layout))
+
+
+def flag(
+    staged: ir.Table, layout: Layout, window: Window, identifier: str = "nhs_number"
+) -> ir.Table:
+    """Every staged row as delivered, with the masks of the checks it failed (``_fails0``...)
+    and ``_failed``. Checks that do not apply to the source's ``identifier`` (``checks_for``)
+    are not run, nor looked-up checks that no value of the file fails: they have no bit
+    and never fail. Materialise it once; ``cleaned`` reads it."""
     every = _with_windows(checks_for(layout))
     # Checks are numbered in ``labels(layout)``'s order whichever of them apply, so a
     # source that runs only some (the NHS number checks of a pseudonymised one) keeps
@@ -418,14 +430,34 @@ def label(
     # shares no subexpression inside a CASE, so a check used by the masks, the cleaned value
     # and the raw value was otherwise computed (its regex run) three times per row.
     flagged = t.select(*layout.all_columns, LINE, **_masks(fails))
-    bits = {i: failed(flagged, [i]) for i in fails}
     found = labels(layout)
-    fatal = [i for i in sorted(bits) if found[i].quarantines]
-    first = ibis.cases(*[(bits[i], i) for i in fatal], else_=-1) if fatal else ibis.literal(-1)
-    nullable = {i: bit for i, bit in bits.items() if not found[i].quarantines}
+    fatal = [i for i in sorted(fails) if found[i].quarantines]
+    bits = [(failed(flagged, [i]), i) for i in fatal]
+    return flagged.mutate(_failed=ibis.cases(*bits, else_=-1) if bits else ibis.literal(-1))
+
+
+def fired(flagged: ir.Table, layout: Layout) -> list[int]:
+    """The checks at least one row of a ``flag``-led file failed: one small query."""
+    masks = [c for c in flagged.columns if c.startswith("_fails")]
+    if not masks:
+        return []
+    found = flagged.aggregate(**{c: flagged[c].bit_or() for c in masks}).to_pyarrow()
+    seen = {c: found[c][0].as_py() or 0 for c in masks}
+    numbers = range(len(labels(layout)))
+    return [i for i in numbers if seen.get(_bit(i)[0], 0) & _bit(i)[1]]
+
+
+def cleaned(flagged: ir.Table, layout: Layout, failing: Iterable[int]) -> ir.Table:
+    """``label``'s table from ``flag``'s. ``failing``: the checks some row failed
+    (``fired``); only their columns are cleaned and get a ``_raw_`` column, which a file
+    with no bad value in a column does not need. Cheap: it reads bits, runs no check."""
+    found = labels(layout)
+    nullable = {i: failed(flagged, [i]) for i in failing if not found[i].quarantines}
     values, raws = _cleaned(flagged, layout, nullable)
     masks = {column: flagged[column] for column in flagged.columns if column.startswith("_fails")}
-    return flagged.select(**values, **{LINE: flagged[LINE]}, _failed=first, **raws, **masks)
+    return flagged.select(
+        **values, **{LINE: flagged[LINE]}, _failed=flagged._failed, **raws, **masks
+    )
 
 
 def _cleaned(
