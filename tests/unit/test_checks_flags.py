@@ -1,8 +1,9 @@
-"""What ``checks.label`` keeps for a looked-up check that no value of the file fails.
+"""What ``checks.label`` keeps for a check that no value of the file fails.
 
-NHS numbers, dates and SNOMED CT codes are judged once per distinct value, in Python,
-before the rows are checked. A check that no value fails needs no flag, no CASE and no
-``_raw_`` copy of its column, so none is made; a file where one value fails keeps the
+The checks run once per row, into bit masks (``checks.flag``), and that is what a stage
+materialises; the checked rows (``checks.cleaned``) read the bits. A check that no row
+failed needs no CASE and no ``_raw_`` copy of its column, so none is made (nor, for a
+looked-up check such as the NHS number's, a bit); a file where one value fails keeps the
 value as delivered, and both read the same through ``split`` and ``issues``.
 """
 
@@ -22,11 +23,13 @@ VALID_NHS = "9990000018"
 INVALID_NHS = "9990000019"  # wrong Modulus 11 check digit
 
 
-def _checked(con, nhs_numbers: list[str]):
+def _checked(con, nhs_numbers: list[str], values: list[str] | None = None):
     rows = [
         {"EVENT_ID": f"e{i}", "NHS_NUMBER": n, "EVENT_DATE": "2024-01-01", "SNOMED_CODE": SNOMED}
         for i, n in enumerate(nhs_numbers)
     ]
+    for row, value in zip(rows, values or [], strict=False):
+        row["VALUE"] = value
     data = {c: [r.get(c) for r in rows] for c in LAYOUT.all_columns}
     data[LINE] = list(range(2, len(rows) + 2))
     staged = ibis.memtable(data, schema={c: "string" for c in LAYOUT.all_columns} | {LINE: "int64"})
@@ -35,8 +38,9 @@ def _checked(con, nhs_numbers: list[str]):
 
 
 def test_a_check_no_value_fails_leaves_no_raw_column_and_the_same_rows(duckdb_con):
-    checked = _checked(duckdb_con, [VALID_NHS, "999 000 0018"])  # spaces as typed
+    checked = _checked(duckdb_con, [VALID_NHS, "999 000 0018"], ["5.5", None])  # as typed
     assert "_raw_NHS_NUMBER" not in checked.columns
+    assert "_raw_VALUE" not in checked.columns  # a pattern check no value fails
     accepted, bad = checks.split(checked, LAYOUT)
     assert accepted.count().execute() == 2 and bad.count().execute() == 0
     assert checks.issues(checked, LAYOUT).count().execute() == 0
@@ -55,3 +59,12 @@ def test_a_check_one_value_fails_keeps_that_value_as_delivered(duckdb_con):
         ["invalid_nhs_number"],
         ["nulled"],
     )
+
+
+def test_a_pattern_check_one_value_fails_nulls_it_and_keeps_it_as_delivered(duckdb_con):
+    checked = _checked(duckdb_con, [VALID_NHS, VALID_NHS], ["5.5", "high"])
+    assert "_raw_VALUE" in checked.columns and "_raw_NHS_NUMBER" not in checked.columns
+    accepted, _ = checks.split(checked, LAYOUT)
+    assert accepted.order_by(LINE).VALUE.to_pyarrow().to_pylist() == ["5.5", None]
+    found = checks.issues(checked, LAYOUT).to_pyarrow().to_pydict()
+    assert (found["line"], found["value"], found["reason"]) == ([3], ["high"], ["invalid_decimal"])
