@@ -188,6 +188,17 @@ def snapshot_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
     return con.table(name)
 
 
+def derived_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
+    """Cheap columns derived from a scratch table, read by several queries.
+
+    On DuckDB the expression itself: each reader evaluates it as it scans, with no copy.
+    On Spark a snapshot (``snapshot_table``): inlined, a wide derivation is compiled into
+    every reader's generated code, and Janino ran out of heap on ingest's checked rows.
+    Dropped with ``drop_scratch`` (a no-op on DuckDB, where nothing was made).
+    """
+    return snapshot_table(con, name, obj) if engine_name(con) == "spark" else obj
+
+
 def write_parquet(con: BaseBackend, table: ir.Table, path: Path) -> None:
     """Stream a table to Parquet without holding it in Python: a file (DuckDB) or a
     folder of part files (Spark). The write is atomic: a partial result never shows."""

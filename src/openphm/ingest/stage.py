@@ -234,7 +234,12 @@ def build(inp: StageInput) -> StageOutput:
                 checks.flag(staged_rows, layout, window, identifier=source.identifier),
             )
             scratch_names.append(f"_ingest_checked_{i}")
-            checked = checks.cleaned(flagged, layout, checks.fired(flagged, layout))
+            checked = engine.derived_table(
+                con,
+                f"_ingest_cleaned_{i}",
+                checks.cleaned(flagged, layout, checks.fired(flagged, layout)),
+            )
+            scratch_names.append(f"_ingest_cleaned_{i}")
             accepted, bad = split(checked, layout)
             counted = quality.profile(checked, layout, name)
             n_accepted, n_bad = counted.accepted, counted.quarantined
