@@ -149,6 +149,9 @@ def write_table(con: BaseBackend, name: str, obj: ir.Table | Any) -> None:
     con.create_table(name, obj=obj, overwrite=True)
 
 
+DUCKDB_TEMP = ("temp", "main")  # where DuckDB keeps a session's temporary tables
+
+
 def scratch_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
     """A table that lives as long as the session: for tests and intermediate steps.
 
@@ -160,7 +163,13 @@ def scratch_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
         view = con.create_view(name, obj, overwrite=True)
         con._session.sql(f"CACHE TABLE `{name}`")
         return view
-    return con.create_table(name, obj, temp=True, overwrite=True)
+    if name in con.list_tables(database=DUCKDB_TEMP):
+        return con.create_table(name, obj, temp=True, overwrite=True)
+    # A new name is written once: ibis's overwrite writes the rows to a table of a made-up
+    # name, then copies them all to this one (for a file's checked rows, seconds at 100k).
+    # Its columns are nullable, as the copy's are, so the table unions with any other.
+    nullable = ibis.schema({n: t.copy(nullable=True) for n, t in obj.schema().items()})
+    return con.create_table(name, obj, schema=nullable, temp=True)
 
 
 def snapshot_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
@@ -177,6 +186,17 @@ def snapshot_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
     con.create_view(name, obj, overwrite=True)
     con._session.table(name).localCheckpoint(eager=True).createOrReplaceTempView(name)
     return con.table(name)
+
+
+def derived_table(con: BaseBackend, name: str, obj: ir.Table) -> ir.Table:
+    """Cheap columns derived from a scratch table, read by several queries.
+
+    On DuckDB the expression itself: each reader evaluates it as it scans, with no copy.
+    On Spark a snapshot (``snapshot_table``): inlined, a wide derivation is compiled into
+    every reader's generated code, and Janino ran out of heap on ingest's checked rows.
+    Dropped with ``drop_scratch`` (a no-op on DuckDB, where nothing was made).
+    """
+    return snapshot_table(con, name, obj) if engine_name(con) == "spark" else obj
 
 
 def write_parquet(con: BaseBackend, table: ir.Table, path: Path) -> None:

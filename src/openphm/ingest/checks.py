@@ -268,6 +268,11 @@ class _Lookups:
             bad.update({(column, k): by_kind[k] for k in kinds})
         return cls(bad)
 
+    def never_fails(self, column: str, c: Check) -> bool:
+        """A looked-up check none of the file's values fails: it needs no flag, no CASE and
+        no ``_raw_`` column (the usual case: most files have no bad date or NHS number)."""
+        return c.check in _LOOKED_UP + ("date_window",) and not self.bad[column, c.check]
+
 
 _LOOKED_UP = ("nhs_number", "snomed", "date", "datetime")
 
@@ -384,11 +389,24 @@ def label(
 ) -> ir.Table:
     """Every staged row, checked: each value that failed a ``null`` check replaced by NULL
     (or its "not known" code) and whole numbers written "123.0" as "123"; ``_raw_COLUMN``,
-    the value as delivered where it was replaced; ``_f0``, ``_f1``... (did it fail check
-    i of ``labels(layout)``); and ``_failed``, the index of the first quarantining check
-    it fails, or -1. Materialise it once; ``split`` it into accepted and quarantined
-    rows, and take its ``issues``. Checks that do not apply to the source's ``identifier``
-    (``checks_for``) are not run: they have no flag and never fail."""
+    the value as delivered where it may have been replaced; ``_fails0``, ``_fails1``...
+    (bit masks: which checks of ``labels(layout)`` it failed, read with ``failed``); and
+    ``_failed``, the index of the first quarantining check it fails, or -1. ``split`` it
+    into accepted and quarantined rows, and take its ``issues``.
+
+    ``cleaned(flagged, layout, fired(flagged, layout))`` of ``flag``: a stage materialises
+    the flags once and reads the rest from them."""
+    flagged = flag(staged, layout, window, identifier)
+    return cleaned(flagged, layout, fired(flagged, layout))
+
+
+def flag(
+    staged: ir.Table, layout: Layout, window: Window, identifier: str = "nhs_number"
+) -> ir.Table:
+    """Every staged row as delivered, with the masks of the checks it failed (``_fails0``...)
+    and ``_failed``. Checks that do not apply to the source's ``identifier`` (``checks_for``)
+    are not run, nor looked-up checks that no value of the file fails: they have no bit
+    and never fail. Materialise it once; ``cleaned`` reads it."""
     every = _with_windows(checks_for(layout))
     # Checks are numbered in ``labels(layout)``'s order whichever of them apply, so a
     # source that runs only some (the NHS number checks of a pseudonymised one) keeps
@@ -398,17 +416,50 @@ def label(
     lookups = _Lookups.of(staged, pairs, window)
     needs_register = any(c.argument == "register" for _, c in pairs)
     t = _with_register(staged, layout, window) if needs_register else staged
-    fails = {number[col, c]: _fails(t, col, c, lookups).fill_null(False) for col, c in pairs}
+    fails = {
+        number[col, c]: _fails(t, col, c, lookups).fill_null(False)
+        for col, c in pairs
+        if not lookups.never_fails(col, c)
+    }
     repeats = _repeats(staged, layout)
     t = t.left_join(repeats, t[LINE] == repeats._repeat_line)
     first_copy, key_rank = t._first_copy.fill_null(True), t._key_rank.fill_null(0)
     fails[len(every)] = ~first_copy
     fails[len(every) + 1] = first_copy & (key_rank > 0)
+    # Each check is computed once, into the masks, and every later use reads its bit: DuckDB
+    # shares no subexpression inside a CASE, so a check used by the masks, the cleaned value
+    # and the raw value was otherwise computed (its regex run) three times per row.
+    flagged = t.select(*layout.all_columns, LINE, **_masks(fails))
     found = labels(layout)
     fatal = [i for i in sorted(fails) if found[i].quarantines]
-    failed = ibis.cases(*[(fails[i], i) for i in fatal], else_=-1) if fatal else ibis.literal(-1)
-    values, raws = _cleaned(t, layout, {i: f for i, f in fails.items() if not found[i].quarantines})
-    return t.select(**values, **{LINE: t[LINE]}, _failed=failed, **raws, **_masks(fails))
+    bits = [(failed(flagged, [i]), i) for i in fatal]
+    return flagged.mutate(_failed=ibis.cases(*bits, else_=-1) if bits else ibis.literal(-1))
+
+
+def fired(flagged: ir.Table, layout: Layout) -> list[int]:
+    """The checks at least one row of a ``flag``-led file failed: one small query, for the
+    distinct masks (few: most rows fail nothing), OR-ed here (Spark has no ``bit_or`` in
+    Ibis)."""
+    masks = [c for c in flagged.columns if c.startswith("_fails")]
+    if not masks:
+        return []
+    found = flagged.select(*masks).distinct().to_pyarrow().to_pydict()
+    seen = {c: functools.reduce(operator.or_, (m or 0 for m in found[c]), 0) for c in masks}
+    numbers = range(len(labels(layout)))
+    return [i for i in numbers if seen.get(_bit(i)[0], 0) & _bit(i)[1]]
+
+
+def cleaned(flagged: ir.Table, layout: Layout, failing: Iterable[int]) -> ir.Table:
+    """``label``'s table from ``flag``'s. ``failing``: the checks some row failed
+    (``fired``); only their columns are cleaned and get a ``_raw_`` column, which a file
+    with no bad value in a column does not need. Cheap: it reads bits, runs no check."""
+    found = labels(layout)
+    nullable = {i: failed(flagged, [i]) for i in failing if not found[i].quarantines}
+    values, raws = _cleaned(flagged, layout, nullable)
+    masks = {column: flagged[column] for column in flagged.columns if column.startswith("_fails")}
+    return flagged.select(
+        **values, **{LINE: flagged[LINE]}, _failed=flagged._failed, **raws, **masks
+    )
 
 
 def _cleaned(

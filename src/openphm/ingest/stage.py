@@ -33,9 +33,9 @@ import pandas as pd
 
 from openphm import engine
 from openphm.config import Source
-from openphm.ingest import long_codes, omop_join, quality, staged
+from openphm.ingest import checks, long_codes, omop_join, quality, staged
 from openphm.ingest.canonical import MAPPERS
-from openphm.ingest.checks import Window, checks_for, issues, label, split
+from openphm.ingest.checks import Window, checks_for, issues, split
 from openphm.ingest.layouts import LAYOUTS, Layout
 from openphm.ingest.paths import shown_path, source_file
 from openphm.ingest.reader import ReadResult, Values, read_csv, read_parquet
@@ -226,13 +226,20 @@ def build(inp: StageInput) -> StageOutput:
                     "downstream. Fetch the extract again, or remove it from [sources]"
                 )
             staged_rows = con.read_parquet(str(result.path))
-            # The checks run once; accepted and quarantined rows are filters of the result.
-            checked = engine.scratch_table(
+            # The checks run once, into the rows' flags; accepted and quarantined rows are
+            # filters of the checked rows, which read the flags (``checks.label``).
+            flagged = engine.scratch_table(
                 con,
                 f"_ingest_checked_{i}",
-                label(staged_rows, layout, window, identifier=source.identifier),
+                checks.flag(staged_rows, layout, window, identifier=source.identifier),
             )
             scratch_names.append(f"_ingest_checked_{i}")
+            checked = engine.derived_table(
+                con,
+                f"_ingest_cleaned_{i}",
+                checks.cleaned(flagged, layout, checks.fired(flagged, layout)),
+            )
+            scratch_names.append(f"_ingest_cleaned_{i}")
             accepted, bad = split(checked, layout)
             counted = quality.profile(checked, layout, name)
             n_accepted, n_bad = counted.accepted, counted.quarantined
