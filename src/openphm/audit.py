@@ -42,6 +42,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from openphm.files import fsync_dir
+
 GENESIS = "0" * 64
 RESERVED = ("seq", "prev", "hash", "mac")
 # Domain separation: a record's mac can never be passed off as HEAD's, or the reverse.
@@ -103,14 +105,6 @@ def _same(given: Any, expected: str) -> bool:
     return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _replace_atomically(path: Path, text: str) -> None:
     # Temp file + os.replace: a crash leaves the old file or the new one, never half of one.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -123,7 +117,7 @@ def _replace_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _parse(line: bytes) -> dict | None:
@@ -514,6 +508,6 @@ class AuditLog:
             fh.flush()
             os.fsync(fh.fileno())
         if created:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         self._write_head(record["seq"], record["hash"], mac)  # also repairs a stale HEAD
         return record

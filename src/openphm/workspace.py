@@ -35,6 +35,7 @@ from ibis.backends import BaseBackend
 from openphm import engine
 from openphm.audit import AuditLog, Identity
 from openphm.config import CONFIG_FILE, Config, load_config, write_template
+from openphm.files import fsync_dir
 
 # Each published set lists its files and their SHA-256 here (publish/sets.py).
 MANIFEST = "MANIFEST.json"
@@ -62,11 +63,7 @@ def atomic_write_text(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)
 
 
 class Workspace:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from openphm.disclosure import GatedTable
+from openphm.files import file_sha256, fsync_dir
 from openphm.publish.writer import PublishedFile, write_published
 from openphm.workspace import MANIFEST, atomic_write_text
 
@@ -64,22 +65,6 @@ class PublishedSet:
         return {"folder": self.folder, "manifest_sha256": self.manifest_sha256}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _set_files(folder: Path) -> list[Path]:
     """The files a set holds: not its manifest, nor an atomic write's hidden temp file."""
     return sorted(
@@ -89,7 +74,7 @@ def _set_files(folder: Path) -> list[Path]:
 
 def write_manifest(folder: Path) -> str:
     """Write ``MANIFEST.json`` for the files in ``folder``; return its SHA-256."""
-    files = {p.name: _sha256(p) for p in _set_files(folder)}
+    files = {p.name: file_sha256(p) for p in _set_files(folder)}
     text = json.dumps({"files": files}, indent=2, sort_keys=True) + "\n"
     atomic_write_text(folder / MANIFEST, text)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -113,7 +98,7 @@ def write_set(
             files.append(write_published(folder, g))
             after_each()
         digest = write_manifest(folder)
-        _fsync_dir(root)
+        fsync_dir(root)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -132,7 +117,7 @@ def switch(root: Path, folder: str) -> None:
     tmp = root / f"{LINK_TMP_PREFIX}{secrets.token_hex(4)}"
     os.symlink(folder, tmp)
     os.replace(tmp, root / PUBLISHED)
-    _fsync_dir(root)
+    fsync_dir(root)
 
 
 def remove_other_sets(root: Path) -> None:
@@ -154,7 +139,7 @@ def manifest_problem(folder: Path) -> str | None:
     present = {p.name: p for p in _set_files(folder)}
     missing = sorted(set(listed) - set(present))
     extra = sorted(set(present) - set(listed))
-    changed = sorted(n for n in set(listed) & set(present) if _sha256(present[n]) != listed[n])
+    changed = sorted(n for n in set(listed) & set(present) if file_sha256(present[n]) != listed[n])
     if missing or extra or changed:
         return (
             f"{folder.name} does not match its {MANIFEST}: {len(missing)} file(s) missing "
@@ -180,7 +165,7 @@ def _migrate(root: Path) -> None:
         shutil.rmtree(migrated, ignore_errors=True)  # not live while published/ is real
         write_manifest(link)
         os.rename(link, migrated)
-        _fsync_dir(root)
+        fsync_dir(root)
     if not link.is_symlink():
         if not migrated.is_dir():  # published/ is missing: start from an empty set
             migrated.mkdir()
@@ -200,7 +185,7 @@ def settle(root: Path, records: Iterable[Mapping[str, Any]]) -> str | None:
             and folder.name.startswith(SET_PREFIX)
             and folder.is_dir()
             and (folder / MANIFEST).is_file()
-            and _sha256(folder / MANIFEST) == named.get("manifest_sha256")
+            and file_sha256(folder / MANIFEST) == named.get("manifest_sha256")
             and manifest_problem(folder) is None
         )
         if whole:
@@ -236,7 +221,7 @@ def check(root: Path, records: Iterable[Mapping[str, Any]]) -> str:
             f"{named.get('folder')}; run any stage to roll forward to it, or "
             "`openphm run --stage publish` to publish again"
         )
-    if _sha256(link / MANIFEST) != named.get("manifest_sha256"):
+    if file_sha256(link / MANIFEST) != named.get("manifest_sha256"):
         raise PublishedSetError(
             f"published/ ({shown}) has a {MANIFEST} other than the one the last publish "
             "audit record names: it was rewritten. Run `openphm run --stage publish` to "

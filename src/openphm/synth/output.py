@@ -11,7 +11,6 @@ every record really belongs to.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from openphm.files import file_sha256
 
 PERSON = "_person_index"
 TRUTH_DIR = "truth"
@@ -121,15 +122,7 @@ class Writer:
         for key in sorted(self.rows):
             ext = "parquet" if key.startswith(PARQUET_DIRS) else "csv"
             path = self.out / f"{key}.{ext}"
-            files[f"{key}.{ext}"] = {"rows": self.rows[key], "sha256": _sha256(path)}
+            files[f"{key}.{ext}"] = {"rows": self.rows[key], "sha256": file_sha256(path)}
         manifest = {"files": files}
         (self.out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
         return manifest
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
