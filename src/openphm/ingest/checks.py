@@ -32,7 +32,7 @@ from importlib import resources
 import ibis
 import ibis.expr.types as ir
 
-from openphm import codes, model
+from openphm import codes, engine, model
 from openphm.ingest.layouts import Layout
 from openphm.ingest.reader import LINE
 
@@ -437,14 +437,13 @@ def flag(
 
 
 def fired(flagged: ir.Table, layout: Layout) -> list[int]:
-    """The checks at least one row of a ``flag``-led file failed: one small query, for the
-    distinct masks (few: most rows fail nothing), OR-ed here (Spark has no ``bit_or`` in
-    Ibis)."""
+    """The checks at least one row of a ``flag``-led file failed: one aggregate, each mask
+    column OR-ed in the engine (``engine.bit_or``)."""
     masks = [c for c in flagged.columns if c.startswith("_fails")]
     if not masks:
         return []
-    found = flagged.select(*masks).distinct().to_pyarrow().to_pydict()
-    seen = {c: functools.reduce(operator.or_, (m or 0 for m in found[c]), 0) for c in masks}
+    found = flagged.aggregate(**{c: engine.bit_or(flagged[c]) for c in masks}).to_pyarrow()
+    seen = {c: found[c][0].as_py() or 0 for c in masks}
     numbers = range(len(labels(layout)))
     return [i for i in numbers if seen.get(_bit(i)[0], 0) & _bit(i)[1]]
 
